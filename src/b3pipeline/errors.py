@@ -1,0 +1,67 @@
+"""Project exceptions. Every message says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class B3PipelineError(Exception):
+    """Base class for every expected failure of the pipeline (the CLI prints these in one line)."""
+
+
+class SettingsError(B3PipelineError):
+    """A required setting is missing or malformed."""
+
+
+class InvalidTickerError(B3PipelineError):
+    """A ticker is not a B3 symbol."""
+
+
+class InvalidDateRangeError(B3PipelineError):
+    """A date or date window given by the user cannot be used."""
+
+
+class BrapiError(B3PipelineError):
+    """BRAPI answered with an error or could not be reached."""
+
+
+class BrapiBadRequestError(BrapiError):
+    """HTTP 400: BRAPI rejected the request (usually the range or interval)."""
+
+
+class BrapiUnauthorizedError(BrapiError):
+    """HTTP 401: the token is missing, wrong or expired."""
+
+
+class BrapiQuotaError(BrapiError):
+    """HTTP 402: the plan's request quota is used up."""
+
+
+class BrapiTickerNotFoundError(BrapiError):
+    """HTTP 404: BRAPI does not know the ticker."""
+
+
+class BrapiUnavailableError(BrapiError):
+    """Connection errors, 429 or 5xx that persisted through every retry."""
+
+
+class BrapiPayloadError(BrapiError):
+    """BRAPI answered 200 with a body that cannot be trusted (nothing is written)."""
+
+
+class LakeError(B3PipelineError):
+    """The lake cannot be read or written."""
+
+
+class ManifestError(LakeError):
+    """A manifest is missing, unreadable or malformed."""
+
+
+class TransformError(B3PipelineError):
+    """The raw data cannot be turned into refined tables."""
+
+
+class QueryError(B3PipelineError):
+    """A SQL query failed on the local catalog."""
+
+
+class QualityCheckError(B3PipelineError):
+    """The data-quality gate found violations."""

@@ -1,0 +1,70 @@
+"""Settings read from environment variables (the same names locally and in AWS).
+
+Only adapters (Lambda handlers, the Glue entry, the CLI) call `Settings.from_env`; the core
+receives plain values. A required setting that is missing fails at start with SettingsError.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from b3pipeline.errors import SettingsError
+from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers
+
+DEFAULT_BRAPI_BASE_URL = "https://brapi.dev"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_uri: Optional[str] = None
+    brapi_base_url: str = DEFAULT_BRAPI_BASE_URL
+    brapi_token: Optional[str] = None
+    brapi_token_parameter: Optional[str] = None
+    state_machine_arn: Optional[str] = None
+    tickers: list[str] = field(default_factory=lambda: list(DEFAULT_TICKERS))
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def value(name: str) -> Optional[str]:
+            raw = env.get(name, "").strip()
+            return raw or None
+
+        base_url = value("BRAPI_BASE_URL") or DEFAULT_BRAPI_BASE_URL
+        if not base_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"BRAPI_BASE_URL={base_url!r} is not an http(s) URL: set it like https://brapi.dev"
+            )
+        log_level = (value("LOG_LEVEL") or "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
+        tickers_text = value("B3_TICKERS")
+        return cls(
+            lake_uri=value("LAKE_URI"),
+            brapi_base_url=base_url.rstrip("/"),
+            brapi_token=value("BRAPI_TOKEN"),
+            brapi_token_parameter=value("BRAPI_TOKEN_PARAMETER"),
+            state_machine_arn=value("STATE_MACHINE_ARN"),
+            tickers=parse_tickers(tickers_text) if tickers_text else list(DEFAULT_TICKERS),
+            log_level=log_level,
+        )
+
+    def require_lake_uri(self) -> str:
+        if not self.lake_uri:
+            raise SettingsError(
+                "LAKE_URI is not set: set it to s3://bucket[/prefix] or a local folder"
+            )
+        return self.lake_uri
+
+    def require_state_machine_arn(self) -> str:
+        if not self.state_machine_arn:
+            raise SettingsError(
+                "STATE_MACHINE_ARN is not set: set it to the pipeline state machine's ARN"
+            )
+        return self.state_machine_arn
