@@ -15,6 +15,10 @@ class InvalidTickerError(B3PipelineError):
     """A ticker is not a B3 symbol."""
 
 
+class InvalidRequestError(B3PipelineError):
+    """An event or request payload is not what the component accepts."""
+
+
 class InvalidDateRangeError(B3PipelineError):
     """A date or date window given by the user cannot be used."""
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from b3pipeline.errors import ManifestError
+from b3pipeline.errors import InvalidTickerError, ManifestError
 from b3pipeline.tickers import validate_tickers
 
 SCRAPER_PRODUCER = "scraper"
@@ -70,12 +70,13 @@ class Manifest:
                 for f in body["files"]
             ]
             tickers = validate_tickers(body["tickers"]) if body["tickers"] else []
-        except (TypeError, KeyError, ValueError) as exc:
+            producer = _text(body["producer"], "producer")
+        except (TypeError, KeyError, ValueError, InvalidTickerError) as exc:
             raise ManifestError(f"{source} is malformed: {exc}") from exc
         known = {"run_id", "producer", "tickers", "dates", "files", "created_at", "execution_arn"}
         return cls(
             run_id=run_id,
-            producer=_text(body["producer"], "producer"),
+            producer=producer,
             tickers=tickers,
             dates=sorted(set(dates)),
             files=files,

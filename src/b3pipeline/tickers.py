@@ -55,3 +55,8 @@ def parse_tickers(text: str) -> list[str]:
             raise InvalidTickerError(f"ticker list {text!r} must be an array of strings")
         return validate_tickers(items)
     return validate_tickers(part for part in re.split(r"[,\s]+", stripped) if part)
+
+
+def tickers_json(tickers: Iterable[str]) -> str:
+    """Tickers as compact JSON array text, the form SQL parameters and Step Functions use."""
+    return json.dumps(list(tickers), separators=(",", ":"))

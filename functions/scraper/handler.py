@@ -1,0 +1,64 @@
+"""Scraper Lambda: BRAPI -> raw Parquet + manifest (thin adapter over b3pipeline.scrape).
+
+Event:  {"tickers": ["PETR4"], "run_date": "YYYY-MM-DD" | null, "execution_arn": "..."}
+Output: {"tickers": [...], "dates": [...], "rows": N, "manifest_key": "raw/_manifests/..."}
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from b3pipeline.brapi import BrapiClient
+from b3pipeline.lake import Lake
+from b3pipeline.scrape import ScrapeRequest, scrape
+from b3pipeline.settings import Settings
+
+logger = Logger()
+
+TOKEN_CACHE_SECONDS = 300
+
+
+@lru_cache(maxsize=1)
+def _settings() -> Settings:
+    # Read once per container; malformed settings fail the first invocation loudly.
+    return Settings.from_env()
+
+
+def _token(settings: Settings) -> str | None:
+    if settings.brapi_token:
+        return settings.brapi_token
+    if settings.brapi_token_parameter:
+        value = parameters.get_parameter(
+            settings.brapi_token_parameter, decrypt=True, max_age=TOKEN_CACHE_SECONDS
+        )
+        return str(value) if value else None
+    return None
+
+
+def parse_event(event: dict[str, Any]) -> ScrapeRequest:
+    return ScrapeRequest.from_event(event, default_tickers=_settings().tickers)
+
+
+@logger.inject_lambda_context(log_event=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = _settings()
+    lake_uri = settings.require_lake_uri()
+    request = parse_event(event)
+    lake = Lake.open(lake_uri)
+    client = BrapiClient(settings.brapi_base_url, _token(settings))
+    result = scrape(
+        client,
+        lake,
+        request.tickers,
+        request.start,
+        request.end,
+        execution_arn=request.execution_arn,
+    )
+    output = result.to_output()
+    logger.info("scrape finished", extra={"rows": result.rows, "run_id": result.run_id})
+    return output

@@ -1,0 +1,128 @@
+"""The local catalog: DuckDB views named like the Glue tables, over the lake's Parquet.
+
+The `sql/` files are written in Athena (Trino) dialect; `run_sql` transpiles them with
+sqlglot and runs them here, so the same text serves Athena in AWS and DuckDB locally.
+The tables are pyarrow datasets registered in DuckDB, which work the same over a local
+folder and over S3 (pyarrow's filesystem), and let DuckDB push filters into the scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import sqlglot
+import sqlglot.errors
+
+from b3pipeline import lake as lake_layout
+from b3pipeline import schema
+from b3pipeline.errors import QueryError
+from b3pipeline.lake import Lake
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # the Glue / DuckDB table name
+    location: str  # the table's folder under the lake root
+    columns: pa.Schema  # what the files hold
+    partitioning: pa.Schema  # what the folder names hold
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("raw_quotes", lake_layout.RAW_QUOTES, schema.RAW_QUOTES, lake_layout.DATE_PARTITIONING),
+    TableSpec(
+        "quotes_daily", lake_layout.QUOTES_DAILY, schema.QUOTES_DAILY, lake_layout.DATE_PARTITIONING
+    ),
+    TableSpec(
+        "quotes_monthly",
+        lake_layout.QUOTES_MONTHLY,
+        schema.QUOTES_MONTHLY,
+        lake_layout.MONTH_PARTITIONING,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def read_sql_file(name: str) -> str:
+    """The text of `sql/<name>` (e.g. 'quality_check.sql')."""
+    path = SQL_DIR / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise QueryError(f"cannot read {path}: {exc}") from exc
+
+
+def athena_to_duckdb(sql: str) -> str:
+    """Transpile one Athena (Trino) statement to DuckDB's dialect."""
+    try:
+        statements = sqlglot.transpile(sql, read="athena", write="duckdb")
+    except sqlglot.errors.SqlglotError as exc:
+        raise QueryError(f"the query is not valid Athena SQL: {exc}") from exc
+    statements = [s for s in statements if s.strip()]
+    if len(statements) != 1:
+        raise QueryError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+class LocalCatalog:
+    """DuckDB over the lake: tables raw_quotes, quotes_daily and quotes_monthly."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.connection = duckdb.connect(database=":memory:")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """(Re)register every table, so files written since are seen (the crawler's job in AWS)."""
+        for table in TABLES:
+            self.connection.register(table.name, self._dataset(table))
+
+    def _dataset(self, table: TableSpec) -> Any:
+        full_schema = pa.schema(list(table.columns) + list(table.partitioning))
+        partitioning = ds.partitioning(table.partitioning, flavor="hive")
+        files = self.lake.list_keys(table.location)
+        if not files:
+            return full_schema.empty_table()
+        return ds.dataset(
+            [self.lake.path(key) for key in files],
+            schema=full_schema,
+            filesystem=self.lake.filesystem,
+            format="parquet",
+            partitioning=partitioning,
+            partition_base_dir=self.lake.path(table.location),
+        )
+
+    def run_sql(self, sql: str, parameters: Optional[Sequence[Any]] = None) -> QueryResult:
+        """Run one Athena-dialect statement (with positional `?` parameters)."""
+        statement = athena_to_duckdb(sql)
+        try:
+            cursor = self.connection.execute(statement, list(parameters or []))
+            columns = [d[0] for d in cursor.description or []]
+            rows = [tuple(row) for row in cursor.fetchall()]
+        except duckdb.Error as exc:
+            raise QueryError(f"the query failed on the local catalog: {exc}") from exc
+        return QueryResult(columns=columns, rows=rows)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> LocalCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,204 @@
+"""`b3pipeline`: run the pipeline, backfill a window, or query the local catalog.
+
+Thin adapter: parses arguments, reads settings once, calls the core, prints the outcome.
+Expected failures print one line (`error: ...`) and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+
+from b3pipeline.brapi import BrapiClient
+from b3pipeline.catalog import LocalCatalog, QueryResult
+from b3pipeline.errors import B3PipelineError, InvalidDateRangeError, QueryError
+from b3pipeline.lake import Lake
+from b3pipeline.pipeline import PipelineResult, run_pipeline
+from b3pipeline.settings import Settings
+from b3pipeline.tickers import parse_tickers
+
+logger = logging.getLogger("b3pipeline")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-08-29") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="b3pipeline",
+        description="B3 daily quotes pipeline: BRAPI -> Parquet lake -> refined tables -> SQL.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_lake(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--lake", help="lake folder or s3://bucket[/prefix] (default: $LAKE_URI)"
+        )
+
+    def add_tickers(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--tickers",
+            type=parse_tickers,
+            help="comma-separated B3 tickers, e.g. PETR4,VALE3 (default: $B3_TICKERS or PETR4)",
+        )
+
+    run = commands.add_parser(
+        "run",
+        help="scrape, transform, check quality and chart (the latest trading days by default)",
+    )
+    add_tickers(run)
+    dates = run.add_mutually_exclusive_group()
+    dates.add_argument("--date", type=_iso_date, help="one trade date, YYYY-MM-DD")
+    dates.add_argument("--start", type=_iso_date, help="first trade date of a window")
+    run.add_argument("--end", type=_iso_date, help="last trade date of a window (with --start)")
+    add_lake(run)
+
+    backfill = commands.add_parser("backfill", help="load a past window, with a progress bar")
+    add_tickers(backfill)
+    backfill.add_argument("--start", type=_iso_date, required=True, help="first trade date")
+    backfill.add_argument("--end", type=_iso_date, required=True, help="last trade date")
+    add_lake(backfill)
+
+    query = commands.add_parser("query", help="run Athena-dialect SQL on the local catalog")
+    source = query.add_mutually_exclusive_group(required=True)
+    source.add_argument("sql", nargs="?", help="the SQL text, e.g. 'SELECT * FROM quotes_daily'")
+    source.add_argument("--file", type=Path, help="a .sql file, e.g. sql/monthly_summary.sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_lake(query)
+    return parser
+
+
+def _window(args: argparse.Namespace) -> tuple[Optional[date], Optional[date]]:
+    if getattr(args, "date", None):
+        return args.date, args.date
+    start, end = args.start, args.end
+    if (start is None) != (end is None):
+        raise InvalidDateRangeError("give both --start and --end, or --date, or neither")
+    if start is not None and end is not None and start > end:
+        raise InvalidDateRangeError(f"--start {start} is after --end {end}")
+    return start, end
+
+
+def _open_lake(args: argparse.Namespace, settings: Settings) -> Lake:
+    return Lake.open(args.lake or settings.require_lake_uri())
+
+
+def _client(settings: Settings) -> BrapiClient:
+    return BrapiClient(settings.brapi_base_url, settings.brapi_token)
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:,.4f}".rstrip("0").rstrip(".")
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def _read_query_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise QueryError(f"cannot read the query file {path}: {exc.strerror}") from exc
+
+
+def _print_result(result: QueryResult, fmt: str) -> None:
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    elif fmt == "json":
+        print(json.dumps(result.records(), indent=2, default=str))
+    else:
+        print(format_table(result.columns, result.rows))
+        print(f"({len(result.rows)} rows)")
+
+
+def _report(result: PipelineResult, lake: Lake) -> None:
+    scraped = result.scrape
+    if result.no_trading_day:
+        print(
+            f"No trading day: BRAPI returned no bars for {', '.join(scraped.tickers)} "
+            "in the window (weekend or holiday); nothing to transform."
+        )
+        return
+    print(
+        f"Scraped {scraped.rows} rows for {', '.join(scraped.tickers)} "
+        f"({scraped.dates[0]}..{scraped.dates[-1]}) into {lake.url()}"
+    )
+    if result.summary:
+        columns = list(result.summary[0])
+        print(format_table(columns, [tuple(r.values()) for r in result.summary]))
+    if result.quality is not None:
+        verdict = "passed" if result.quality.passed else "FAILED"
+        print(f"Quality check {verdict}: {result.quality.total_violations} violations")
+    if result.chart_key:
+        print(f"Chart: {lake.url(result.chart_key)}")
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "query":
+        sql = args.sql if args.file is None else _read_query_file(args.file)
+        with LocalCatalog(_open_lake(args, settings)) as catalog:
+            _print_result(catalog.run_sql(sql), args.format)
+        return 0
+
+    tickers = args.tickers or settings.tickers
+    start, end = _window(args)
+    lake = _open_lake(args, settings)
+    if args.command == "backfill":
+        from tqdm import tqdm
+
+        with tqdm(desc="raw partitions", unit="file") as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = run_pipeline(
+                _client(settings), lake, tickers, start, end, producer="backfill", progress=advance
+            )
+    else:
+        result = run_pipeline(_client(settings), lake, tickers, start, end)
+    _report(result, lake)
+    result.raise_for_quality()
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        return _run(args, settings)
+    except B3PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

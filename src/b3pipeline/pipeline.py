@@ -1,0 +1,93 @@
+"""The local pipeline: scrape -> transform -> catalog -> quality gate -> chart.
+
+The same steps the Step Functions state machine chains in AWS, run in-process on the
+embedded parts (a lake folder or bucket, DuckDB instead of Glue Catalog + Athena).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Optional
+
+from b3pipeline.catalog import LocalCatalog
+from b3pipeline.errors import QualityCheckError
+from b3pipeline.lake import Lake
+from b3pipeline.manifest import SCRAPER_PRODUCER
+from b3pipeline.quality import QualityReport, run_quality_check
+from b3pipeline.report import write_chart
+from b3pipeline.scrape import ProgressCallback, QuoteSource, ScrapeResult, scrape
+from b3pipeline.tickers import tickers_json
+from b3pipeline.transform import TransformResult, run_transform
+
+_SUMMARY_SQL = """
+SELECT
+    ticker,
+    count(*) AS days,
+    min(trade_date) AS first_date,
+    max(trade_date) AS last_date,
+    max_by(close_price, trade_date) AS last_close,
+    max_by(daily_return_pct, trade_date) AS last_return_pct,
+    max_by(sma_20, trade_date) AS sma_20,
+    max_by(sma_50, trade_date) AS sma_50
+FROM quotes_daily
+WHERE trade_date BETWEEN CAST(? AS date) AND CAST(? AS date)
+  AND contains(CAST(json_parse(?) AS array(varchar)), ticker)
+GROUP BY ticker
+ORDER BY ticker
+"""
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    scrape: ScrapeResult
+    transform: Optional[TransformResult] = None
+    quality: Optional[QualityReport] = None
+    chart_key: Optional[str] = None
+    summary: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def no_trading_day(self) -> bool:
+        return self.scrape.rows == 0
+
+    def raise_for_quality(self) -> None:
+        """Raise QualityCheckError when the gate ran and found violations."""
+        if self.quality is not None and not self.quality.passed:
+            found = ", ".join(f"{k}={v}" for k, v in self.quality.failures().items())
+            raise QualityCheckError(
+                f"quality check failed for {self.quality.start}..{self.quality.end}: {found} "
+                "(inspect with `b3pipeline query` and rerun the window once fixed)"
+            )
+
+
+def run_pipeline(
+    source: QuoteSource,
+    lake: Lake,
+    tickers: Sequence[str],
+    start: Optional[date] = None,
+    end: Optional[date] = None,
+    *,
+    producer: str = SCRAPER_PRODUCER,
+    now: Optional[datetime] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> PipelineResult:
+    """Run every step for the window (or the latest trading days when no window is given)."""
+    scraped = scrape(
+        source, lake, tickers, start, end, producer=producer, now=now, progress=progress
+    )
+    if scraped.rows == 0:
+        return PipelineResult(scrape=scraped)
+    window_start = date.fromisoformat(scraped.dates[0])
+    window_end = date.fromisoformat(scraped.dates[-1])
+    transformed = run_transform(lake, scraped.tickers, window_start, window_end, now=now)
+    with LocalCatalog(lake) as catalog:
+        quality = run_quality_check(catalog, window_start, window_end, scraped.tickers)
+        summary = catalog.run_sql(
+            _SUMMARY_SQL,
+            [window_start.isoformat(), window_end.isoformat(), tickers_json(scraped.tickers)],
+        ).records()
+        chart = write_chart(catalog, lake, scraped.tickers, window_end)
+    return PipelineResult(
+        scrape=scraped, transform=transformed, quality=quality, chart_key=chart, summary=summary
+    )

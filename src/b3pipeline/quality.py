@@ -1,0 +1,56 @@
+"""The data-quality gate: sql/quality_check.sql for a run's window and tickers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from b3pipeline.catalog import LocalCatalog, read_sql_file
+from b3pipeline.errors import QueryError
+from b3pipeline.tickers import tickers_json
+
+QUALITY_CHECK_FILE = "quality_check.sql"
+TOTAL_COLUMN = "total_violations"
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    start: date
+    end: date
+    tickers: list[str]
+    counts: dict[str, int]  # every violation count, total_violations last
+
+    @property
+    def total_violations(self) -> int:
+        return self.counts[TOTAL_COLUMN]
+
+    @property
+    def passed(self) -> bool:
+        return self.total_violations == 0
+
+    def failures(self) -> dict[str, int]:
+        return {k: v for k, v in self.counts.items() if v and k != TOTAL_COLUMN}
+
+
+def quality_parameters(start: date, end: date, tickers: Sequence[str]) -> list[str]:
+    """The three positional parameters of quality_check.sql, as plain text values.
+
+    (Athena's ExecutionParameters carry the same values quoted as SQL literals.)
+    """
+    return [start.isoformat(), end.isoformat(), tickers_json(tickers)]
+
+
+def run_quality_check(
+    catalog: LocalCatalog, start: date, end: date, tickers: Sequence[str]
+) -> QualityReport:
+    result = catalog.run_sql(
+        read_sql_file(QUALITY_CHECK_FILE), quality_parameters(start, end, tickers)
+    )
+    if len(result.rows) != 1 or not result.columns or result.columns[-1] != TOTAL_COLUMN:
+        raise QueryError(
+            f"{QUALITY_CHECK_FILE} must return one row ending in {TOTAL_COLUMN}; "
+            f"got {len(result.rows)} rows with columns {result.columns}"
+        )
+    counts = {name: int(value or 0) for name, value in zip(result.columns, result.rows[0])}
+    return QualityReport(start=start, end=end, tickers=list(tickers), counts=counts)

@@ -1,0 +1,166 @@
+"""Scrape: BRAPI daily bars -> raw Parquet partitions + a run manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Optional, Protocol
+
+import pyarrow as pa
+
+from b3pipeline import schema
+from b3pipeline.brapi import DailyBar, QuoteHistory
+from b3pipeline.lake import Lake, manifest_key, raw_quotes_key
+from b3pipeline.manifest import SCRAPER_PRODUCER, Manifest, ManifestFile, new_run_id
+from b3pipeline.errors import InvalidRequestError
+from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers, validate_tickers
+
+SOURCE = "brapi"
+
+# Called after each raw file is written with (files written so far, files in total).
+ProgressCallback = Callable[[int, int], None]
+
+
+class QuoteSource(Protocol):
+    def fetch_daily_history(
+        self,
+        tickers: Sequence[str],
+        start: Optional[date] = None,
+        end: Optional[date] = None,
+        today: Optional[date] = None,
+    ) -> QuoteHistory: ...
+
+
+@dataclass(frozen=True)
+class ScrapeRequest:
+    """What the scraper Lambda is asked to do (DESIGN.md: the state machine's input)."""
+
+    tickers: list[str]
+    start: Optional[date]
+    end: Optional[date]
+    execution_arn: Optional[str] = None
+
+    @classmethod
+    def from_event(
+        cls, event: Mapping[str, Any], default_tickers: Sequence[str] = DEFAULT_TICKERS
+    ) -> ScrapeRequest:
+        """Parse `{"tickers": [...], "run_date": "YYYY-MM-DD"|null, "execution_arn"?}`.
+
+        No run_date means the latest trading days BRAPI returns (the daily schedule).
+        """
+        if not isinstance(event, Mapping):
+            raise InvalidRequestError(f"the scraper event must be a JSON object, got {event!r}")
+        raw_tickers = event.get("tickers") or list(default_tickers)
+        if isinstance(raw_tickers, str):
+            tickers = parse_tickers(raw_tickers)
+        elif isinstance(raw_tickers, list):
+            tickers = validate_tickers(str(t) for t in raw_tickers)
+        else:
+            raise InvalidRequestError(f"tickers must be a list of symbols, got {raw_tickers!r}")
+        run_date = event.get("run_date")
+        day: Optional[date] = None
+        if run_date is not None:
+            try:
+                day = date.fromisoformat(str(run_date))
+            except ValueError as exc:
+                raise InvalidRequestError(
+                    f"run_date {run_date!r} is not a date like 2025-08-29 (or null for the latest)"
+                ) from exc
+        arn = event.get("execution_arn")
+        return cls(tickers=tickers, start=day, end=day, execution_arn=str(arn) if arn else None)
+
+
+@dataclass(frozen=True)
+class ScrapeResult:
+    run_id: str
+    tickers: list[str]
+    dates: list[str]  # ISO trade dates written, sorted
+    rows: int
+    manifest_key: str
+    files: list[ManifestFile]
+
+    def to_output(self) -> dict[str, Any]:
+        """The scraper Lambda's output (DESIGN.md payloads): small, whatever the window."""
+        return {
+            "tickers": self.tickers,
+            "dates": self.dates,
+            "rows": self.rows,
+            "manifest_key": self.manifest_key,
+        }
+
+
+def bars_to_table(bars: Sequence[DailyBar], ingested_at: datetime, request_range: str) -> pa.Table:
+    """Raw quote rows with the exact raw schema (partition columns dt/ticker left out)."""
+    columns: dict[str, list[Any]] = {
+        "trade_date": [b.trade_date for b in bars],
+        "open": [b.open for b in bars],
+        "high": [b.high for b in bars],
+        "low": [b.low for b in bars],
+        "close": [b.close for b in bars],
+        "adjusted_close": [b.adjusted_close for b in bars],
+        "volume": [b.volume for b in bars],
+        "currency": [b.currency for b in bars],
+        "source": [SOURCE] * len(bars),
+        "ingested_at": [ingested_at] * len(bars),
+        "request_range": [request_range] * len(bars),
+    }
+    return pa.Table.from_pydict(columns, schema=schema.RAW_QUOTES)
+
+
+def scrape(
+    source: QuoteSource,
+    lake: Lake,
+    tickers: Sequence[str],
+    start: Optional[date] = None,
+    end: Optional[date] = None,
+    *,
+    producer: str = SCRAPER_PRODUCER,
+    run_id: Optional[str] = None,
+    execution_arn: Optional[str] = None,
+    now: Optional[datetime] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> ScrapeResult:
+    """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
+
+    Every bar is fetched and validated before the first write, so a bad payload writes
+    nothing. Rewriting a day replaces its file, so reruns never duplicate rows. The
+    manifest is written last: its presence means every file it lists is complete.
+    """
+    symbols = validate_tickers(tickers)
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    run = run_id or new_run_id(moment)
+    history = source.fetch_daily_history(symbols, start, end)
+
+    by_partition: dict[tuple[date, str], list[DailyBar]] = {}
+    for bar in history.bars:
+        by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
+
+    files: list[ManifestFile] = []
+    for done, ((trade_date, ticker), bars) in enumerate(sorted(by_partition.items()), start=1):
+        key = raw_quotes_key(trade_date, ticker)
+        lake.write_parquet(key, bars_to_table(bars, moment, history.request_range))
+        files.append(ManifestFile(key=key, rows=len(bars)))
+        if progress is not None:
+            progress(done, len(by_partition))
+
+    dates = sorted({trade_date.isoformat() for trade_date, _ in by_partition})
+    manifest = Manifest(
+        run_id=run,
+        producer=producer,
+        tickers=symbols,
+        dates=dates,
+        files=files,
+        created_at=moment.isoformat().replace("+00:00", "Z"),
+        execution_arn=execution_arn,
+    )
+    key = manifest_key(run)
+    lake.write_bytes(key, manifest.to_json().encode("utf-8"))
+    return ScrapeResult(
+        run_id=run,
+        tickers=symbols,
+        dates=dates,
+        rows=manifest.rows,
+        manifest_key=key,
+        files=files,
+    )

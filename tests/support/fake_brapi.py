@@ -1,0 +1,175 @@
+"""A loopback HTTP server that speaks BRAPI's quote API, for e2e tests and offline demos.
+
+It serves daily bars loaded from a Yahoo-style CSV (the real PETR4 history in
+tests/fixtures) converted to BRAPI's shape: Unix-second dates stamped 13:00 UTC,
+`adjustedClose`, integer volume, and BRAPI's error bodies (`{"error": true, "message"}`).
+Tests script failures (e.g. one 503 before success) and inspect the requests it got.
+
+Run it by hand: `python -m tests.support.fake_brapi --port 8765`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import parse_qs, unquote, urlparse
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PETR4_HISTORY_CSV = FIXTURES / "petr4_yahoo_daily_2018-09_2022-09.csv"
+
+_RANGE_DAYS = {"1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827, "10y": 3653}
+_TRADING_DAY_RANGES = {"1d": 1, "2d": 2, "5d": 5, "7d": 7}
+
+
+def bar_timestamp(day: date) -> int:
+    """BRAPI stamps daily bars at 13:00 UTC of the trade date."""
+    return int(datetime(day.year, day.month, day.day, 13, tzinfo=timezone.utc).timestamp())
+
+
+def load_yahoo_csv(path: Path = PETR4_HISTORY_CSV) -> list[dict[str, Any]]:
+    """Yahoo daily CSV rows -> BRAPI historicalDataPrice entries, oldest first."""
+    bars = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            bars.append(
+                {
+                    "date": bar_timestamp(date.fromisoformat(row["Date"])),
+                    "open": float(row["Open"]),
+                    "high": float(row["High"]),
+                    "low": float(row["Low"]),
+                    "close": float(row["Close"]),
+                    "volume": int(row["Volume"]),
+                    "adjustedClose": float(row["Adj Close"]),
+                }
+            )
+    return bars
+
+
+@dataclass
+class ScriptedResponse:
+    status: int
+    body: Any  # dict/list (sent as JSON) or str (sent as is)
+
+
+@dataclass
+class FakeBrapi:
+    """What the server serves: bars per ticker, scripted responses, and a request log."""
+
+    bars: dict[str, list[dict[str, Any]]]
+    today: date
+    token: Optional[str] = None  # when set, requests must carry it as a Bearer token
+    scripted: list[ScriptedResponse] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, *responses: ScriptedResponse) -> None:
+        """Answer the next requests with these responses, in order, before the real data."""
+        with self.lock:
+            self.scripted.extend(responses)
+
+    def answer(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append({"path": path, "query": query, "headers": headers})
+            if self.scripted:
+                response = self.scripted.pop(0)
+                return response.status, response.body
+        if not path.startswith("/api/quote/"):
+            return 404, {"error": True, "message": f"Rota {path} não encontrada"}
+        if self.token and headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {"error": True, "message": "Token inválido ou ausente"}
+        symbols = unquote(path[len("/api/quote/") :]).split(",")
+        requested_range = query.get("range", ["1mo"])[0]
+        if requested_range not in (*_RANGE_DAYS, *_TRADING_DAY_RANGES, "ytd", "max"):
+            return 400, {"error": True, "message": f"Range {requested_range} inválido"}
+        results = []
+        for symbol in symbols:
+            if symbol not in self.bars:
+                return 404, {"error": True, "message": f"Não encontramos a ação {symbol}"}
+            results.append(self._result(symbol, requested_range))
+        return 200, {"results": results, "requestedAt": f"{self.today}T21:00:00.000Z", "took": "1ms"}
+
+    def _result(self, symbol: str, requested_range: str) -> dict[str, Any]:
+        history = self.bars[symbol]
+        if requested_range in _TRADING_DAY_RANGES:
+            selected = history[-_TRADING_DAY_RANGES[requested_range] :]
+        elif requested_range == "max":
+            selected = history
+        else:
+            cutoff = (
+                date(self.today.year, 1, 1)
+                if requested_range == "ytd"
+                else self.today - timedelta(days=_RANGE_DAYS[requested_range])
+            )
+            selected = [b for b in history if b["date"] >= bar_timestamp(cutoff)]
+        last = history[-1]
+        return {
+            "currency": "BRL",
+            "symbol": symbol,
+            "shortName": symbol,
+            "regularMarketPrice": last["close"],
+            "usedInterval": "1d",
+            "usedRange": requested_range,
+            "historicalDataPrice": [dict(b) for b in selected],
+        }
+
+
+def _handler(fake: FakeBrapi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, body = fake.answer(url.path, parse_qs(url.query), headers)
+            payload = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return  # keep test output clean
+
+    return Handler
+
+
+@contextmanager
+def serve(fake: FakeBrapi, port: int = 0) -> Iterator[str]:
+    """Serve `fake` on 127.0.0.1 in a background thread; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def petr4_fake(today: Optional[date] = None) -> FakeBrapi:
+    return FakeBrapi(bars={"PETR4": load_yahoo_csv()}, today=today or date.today())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    with serve(petr4_fake(), args.port) as url:
+        print(f"fake BRAPI serving PETR4 history on {url} (Ctrl-C to stop)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

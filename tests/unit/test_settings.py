@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from b3pipeline.errors import InvalidTickerError, SettingsError
+from b3pipeline.settings import DEFAULT_BRAPI_BASE_URL, Settings
+
+
+def test_defaults_when_optional_settings_are_absent() -> None:
+    settings = Settings.from_env({})
+    assert settings.brapi_base_url == DEFAULT_BRAPI_BASE_URL
+    assert settings.tickers == ["PETR4"]
+    assert settings.brapi_token is None
+    assert settings.log_level == "INFO"
+
+
+def test_reads_every_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "LAKE_URI": "s3://bucket/lake",
+            "BRAPI_BASE_URL": "http://127.0.0.1:8765/",
+            "BRAPI_TOKEN": "secret",
+            "BRAPI_TOKEN_PARAMETER": "/b3/brapi-token",
+            "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:b3",
+            "B3_TICKERS": "petr4,VALE3",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.lake_uri == "s3://bucket/lake"
+    assert settings.brapi_base_url == "http://127.0.0.1:8765"
+    assert settings.brapi_token == "secret"
+    assert settings.brapi_token_parameter == "/b3/brapi-token"
+    assert settings.require_state_machine_arn().endswith(":stateMachine:b3")
+    assert settings.tickers == ["PETR4", "VALE3"]
+    assert settings.log_level == "DEBUG"
+
+
+def test_missing_required_settings_fail_loudly() -> None:
+    settings = Settings.from_env({"LAKE_URI": "  "})
+    with pytest.raises(SettingsError, match="LAKE_URI is not set"):
+        settings.require_lake_uri()
+    with pytest.raises(SettingsError, match="STATE_MACHINE_ARN is not set"):
+        settings.require_state_machine_arn()
+
+
+@pytest.mark.parametrize(
+    ("env", "error", "message"),
+    [
+        ({"BRAPI_BASE_URL": "brapi.dev"}, SettingsError, "not an http"),
+        ({"LOG_LEVEL": "LOUD"}, SettingsError, "LOG_LEVEL"),
+        ({"B3_TICKERS": "PETR4,NOPE"}, InvalidTickerError, "NOPE"),
+    ],
+)
+def test_malformed_settings_are_rejected(env: dict[str, str], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Settings.from_env(env)
