@@ -17,7 +17,7 @@ help: ## List the commands
 ##@ Setup
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(VENV_STAMP)
 

@@ -1,0 +1,550 @@
+"""BRAPI client: daily quote history for B3 tickers, validated before anything is returned.
+
+The client receives plain values (base URL, optional token); the adapters (CLI, Lambda) read
+settings and secrets. One GET per ticker (BRAPI's free plan accepts one symbol per request):
+
+    GET {base}/api/quote/{TICKER}?range=R&interval=1d      Authorization: Bearer <token>
+
+Transport: a `requests.Session` whose adapter retries connection errors, read errors, 429
+and 5xx with capped exponential backoff and jitter (urllib3 `Retry`). Whatever is still
+failing after the retries becomes `BrapiUnavailableError` (transient: retry later).
+
+Every bar of every ticker is validated before `fetch_daily_history` returns, so a single
+bad bar means nothing is written. Trade dates are calendar dates in America/Sao_Paulo.
+
+Decisions worth knowing:
+- A missing or null `currency` defaults to "BRL" (B3 lists in reais; the field is
+  descriptive, not a price). A `currency` that is present but not a non-empty string is a
+  payload error.
+- With a window, the range is the smallest one whose span surely covers `start..today`
+  (inclusive calendar days), counting "Nd" as N calendar days although BRAPI counts trading
+  days, so the choice errs on the side of asking for more.
+- `end` without `start` is rejected: no range can be chosen without knowing how far back
+  to go.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from b3pipeline.errors import (
+    BrapiBadRequestError,
+    BrapiError,
+    BrapiPayloadError,
+    BrapiQuotaError,
+    BrapiTickerNotFoundError,
+    BrapiUnauthorizedError,
+    BrapiUnavailableError,
+    InvalidDateRangeError,
+)
+from b3pipeline.tickers import validate_tickers
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_RANGE",
+    "RANGE_SPANS_DAYS",
+    "RETRY_STATUSES",
+    "SAO_PAULO",
+    "BrapiClient",
+    "DailyBar",
+    "QuoteHistory",
+    "build_retry",
+    "build_session",
+    "choose_range",
+    "parse_quote_payload",
+    "today_in_sao_paulo",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://brapi.dev"
+DEFAULT_RANGE = "5d"
+INTERVAL = "1d"
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+#: BRAPI ranges, smallest first, with the calendar days each one surely covers. "ytd" is
+#: left out (its span depends on the date); anything longer than "10y" asks for "max".
+RANGE_SPANS_DAYS: tuple[tuple[str, int], ...] = (
+    ("1d", 1),
+    ("2d", 2),
+    ("5d", 5),
+    ("7d", 7),
+    ("1mo", 28),
+    ("3mo", 89),
+    ("6mo", 181),
+    ("1y", 365),
+    ("2y", 730),
+    ("5y", 1826),
+    ("10y", 3652),
+)
+MAX_RANGE = "max"
+
+RETRY_STATUSES: tuple[int, ...] = (429, 500, 502, 503, 504)
+#: Longest single sleep between retries (computed backoff), in seconds.
+BACKOFF_MAX_SECONDS = 10.0
+#: Longest Retry-After (on 429/503) the client honours, in seconds; longer waits are cut.
+RETRY_AFTER_MAX_SECONDS = 30
+
+_PRICE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("open", "open"),
+    ("high", "high"),
+    ("low", "low"),
+    ("close", "close"),
+    ("adjustedClose", "adjusted_close"),
+)
+_MESSAGE_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class DailyBar:
+    """One trading day of one ticker, BRAPI's values unchanged."""
+
+    ticker: str
+    trade_date: date
+    open: float
+    high: float
+    low: float
+    close: float
+    adjusted_close: float
+    volume: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class QuoteHistory:
+    """Validated bars sorted by (ticker, trade_date), only within the window when given."""
+
+    bars: list[DailyBar]
+    request_range: str
+    requested_at: Optional[str]
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8 only
+        return "unknown"
+    try:
+        return version("b3pipeline")
+    except PackageNotFoundError:  # a Lambda zip carries the code without its metadata
+        return "unknown"
+
+
+USER_AGENT = f"b3pipeline/{_package_version()}"
+
+
+def today_in_sao_paulo() -> date:
+    """Today's calendar date on B3 (America/Sao_Paulo)."""
+    return datetime.now(SAO_PAULO).date()
+
+
+def choose_range(start: date, today: date) -> str:
+    """The smallest BRAPI range whose span surely covers every day from `start` to `today`."""
+    needed_days = (today - start).days + 1
+    for name, span_days in RANGE_SPANS_DAYS:
+        if span_days >= needed_days:
+            return name
+    return MAX_RANGE
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def _retry_accepts(parameter: str) -> bool:
+    return parameter in inspect.signature(Retry.__init__).parameters
+
+
+def build_retry(max_retries: int = 4, backoff_factor: float = 0.5) -> Retry:
+    """The urllib3 Retry policy: GET only, connection/read errors, 429 and 5xx.
+
+    Sleeps grow as backoff_factor * 2**n, plus up to `backoff_factor` seconds of jitter,
+    each capped at BACKOFF_MAX_SECONDS; a Retry-After header is honoured up to
+    RETRY_AFTER_MAX_SECONDS. After the last retry the final response is returned
+    (raise_on_status=False) so the client can report its status and BRAPI's message.
+    """
+    if max_retries < 0:
+        raise ValueError("max_retries must be >= 0")
+    if backoff_factor < 0:
+        raise ValueError("backoff_factor must be >= 0")
+    kwargs: dict[str, Any] = {
+        "total": max_retries,
+        "connect": max_retries,
+        "read": max_retries,
+        "status": max_retries,
+        "backoff_factor": backoff_factor,
+        "status_forcelist": RETRY_STATUSES,
+        "allowed_methods": frozenset({"GET"}),
+        "respect_retry_after_header": True,
+        "raise_on_status": False,
+    }
+    # backoff_jitter and backoff_max are urllib3 >= 2.0, retry_after_max is newer still;
+    # requests >= 2.28 may bring urllib3 1.26 (then backoff is capped at 120 s, no jitter).
+    if _retry_accepts("backoff_jitter"):
+        kwargs["backoff_jitter"] = backoff_factor
+    if _retry_accepts("backoff_max"):
+        kwargs["backoff_max"] = BACKOFF_MAX_SECONDS
+    if _retry_accepts("retry_after_max"):
+        kwargs["retry_after_max"] = RETRY_AFTER_MAX_SECONDS
+    return Retry(**kwargs)
+
+
+def build_session(max_retries: int = 4, backoff_factor: float = 0.5) -> requests.Session:
+    """A Session that retries as `build_retry` says, for http:// and https://."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=build_retry(max_retries, backoff_factor))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+# --------------------------------------------------------------------------- client
+
+
+class BrapiClient:
+    """Fetches daily quote history from BRAPI.
+
+    `session`: when given it is used as is (its adapters decide retries; tests pass one
+    with a fake adapter); otherwise `build_session(max_retries, backoff_factor)`.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 4,
+        backoff_factor: float = 0.5,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        base = base_url.strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise BrapiError(
+                f"BRAPI base URL {base_url!r} is not an http(s) URL: "
+                "set BRAPI_BASE_URL like https://brapi.dev"
+            )
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self.base_url = base
+        self.timeout = timeout
+        self._token = token.strip() if token and token.strip() else None
+        self.session = (
+            session if session is not None else build_session(max_retries, backoff_factor)
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"BrapiClient(base_url={self.base_url!r}, token={'***' if self._token else None})"
+
+    def fetch_daily_history(
+        self,
+        tickers: Sequence[str],
+        start: Optional[date] = None,
+        end: Optional[date] = None,
+        today: Optional[date] = None,
+    ) -> QuoteHistory:
+        """Daily bars of every ticker; nothing is returned unless every bar is valid.
+
+        Without start/end: range "5d", every bar BRAPI returns (the latest trading days).
+        With start (and optionally end): the smallest range covering start..today, then
+        only bars with start <= trade_date <= end.
+        """
+        if isinstance(tickers, str):  # a bare "PETR4" would otherwise be split into letters
+            tickers = [tickers]
+        symbols = validate_tickers(tickers)
+        request_range = self._request_range(start, end, today)
+
+        bars: list[DailyBar] = []
+        requested_at: Optional[str] = None
+        for symbol in symbols:
+            payload = self._get_quote(symbol, request_range)
+            ticker_bars, ticker_requested_at = parse_quote_payload(payload, symbol)
+            if requested_at is None:
+                requested_at = ticker_requested_at
+            kept = [
+                bar
+                for bar in ticker_bars
+                if (start is None or bar.trade_date >= start)
+                and (end is None or bar.trade_date <= end)
+            ]
+            logger.info(
+                "BRAPI %s range=%s: %d bars, %d in the window",
+                symbol,
+                request_range,
+                len(ticker_bars),
+                len(kept),
+            )
+            bars.extend(kept)
+        bars.sort(key=lambda bar: (bar.ticker, bar.trade_date))
+        return QuoteHistory(bars=bars, request_range=request_range, requested_at=requested_at)
+
+    @staticmethod
+    def _request_range(start: Optional[date], end: Optional[date], today: Optional[date]) -> str:
+        if start is None and end is None:
+            return DEFAULT_RANGE
+        if start is None:
+            raise InvalidDateRangeError(
+                f"end date {end} given without a start date: give the start of the window too"
+            )
+        if end is not None and start > end:
+            raise InvalidDateRangeError(
+                f"start date {start} is after end date {end}: give start <= end"
+            )
+        current = today if today is not None else today_in_sao_paulo()
+        if start > current:
+            raise InvalidDateRangeError(
+                f"start date {start} is in the future (today is {current} in "
+                "America/Sao_Paulo): give a start date up to today"
+            )
+        return choose_range(start, current)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _get_quote(self, symbol: str, request_range: str) -> Any:
+        url = f"{self.base_url}/api/quote/{symbol}"
+        what = f"BRAPI quote {symbol} (range={request_range})"
+        try:
+            response = self.session.get(
+                url,
+                params={"range": request_range, "interval": INTERVAL},
+                headers=self._headers(),
+                timeout=(self.timeout, self.timeout),
+            )
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.RetryError,
+        ) as exc:
+            if _is_timeout(exc):
+                raise BrapiUnavailableError(
+                    f"{what} timed out after {self.timeout:g} s on every attempt; this is "
+                    "transient: retry later"
+                ) from exc
+            raise BrapiUnavailableError(
+                f"{what}: could not reach {self.base_url} ({type(exc).__name__}) after every "
+                "retry; this is transient: retry later (check BRAPI_BASE_URL if it persists)"
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise BrapiError(
+                f"{what}: request to {self.base_url} failed ({type(exc).__name__}): "
+                "check BRAPI_BASE_URL"
+            ) from exc
+
+        status = response.status_code
+        logger.debug("%s -> HTTP %d", what, status)
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise BrapiPayloadError(
+                    f"{what}: HTTP 200 but the body is not JSON "
+                    f"({_snippet(response.text)!r}); nothing was written: retry later, and "
+                    "report it if it persists"
+                ) from exc
+        _raise_for_status(what, symbol, status, _brapi_message(response))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_timeout(exc: requests.exceptions.RequestException) -> bool:
+    """A timeout, including one that used up the read retries (requests then raises a
+    ConnectionError wrapping urllib3's MaxRetryError whose reason is the timeout)."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MESSAGE_MAX_CHARS:
+        return text[:_MESSAGE_MAX_CHARS] + "..."
+    return text
+
+
+def _brapi_message(response: requests.Response) -> str:
+    """BRAPI's `message` field, or a snippet of the body when it is not BRAPI's JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, str) and message.strip():
+            return _snippet(message)
+    text = _snippet(response.text or "")
+    return text or (response.reason or "no message")
+
+
+def _raise_for_status(what: str, symbol: str, status: int, message: str) -> None:
+    said = f"{what}: HTTP {status}, BRAPI says: {message!r}"
+    if status == 400:
+        raise BrapiBadRequestError(
+            f"{said}; BRAPI rejected the request (range or interval): check the date window"
+        )
+    if status == 401:
+        raise BrapiUnauthorizedError(
+            f"{said}; set BRAPI_TOKEN (or BRAPI_TOKEN_PARAMETER in AWS) to a valid token "
+            "from brapi.dev"
+        )
+    if status == 402:
+        raise BrapiQuotaError(
+            f"{said}; the BRAPI plan's request quota is used up: wait for it to renew or "
+            "upgrade the plan at brapi.dev"
+        )
+    if status == 404:
+        raise BrapiTickerNotFoundError(
+            f"{said}; BRAPI does not know {symbol}: check the ticker (B3 symbols such as "
+            "PETR4, VALE3, BOVA11)"
+        )
+    if status == 429 or status >= 500:
+        raise BrapiUnavailableError(
+            f"{said}; still failing after every retry; this is transient: retry later"
+        )
+    raise BrapiError(f"{said}; unexpected status from BRAPI")
+
+
+# --------------------------------------------------------------------------- payload
+
+
+def _fail(symbol: str, problem: str, trade_date: Optional[date] = None) -> BrapiPayloadError:
+    where = f"{symbol} {trade_date.isoformat()}" if trade_date is not None else symbol
+    return BrapiPayloadError(
+        f"BRAPI payload for {where}: {problem}; nothing was written: retry later, and "
+        "report it to BRAPI if it persists"
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _trade_date(symbol: str, raw: Mapping[str, Any], index: int) -> date:
+    stamp: Any = raw.get("date")
+    if not _is_number(stamp) or not math.isfinite(stamp):
+        raise _fail(symbol, f"bar #{index} has date={stamp!r}, not Unix seconds")
+    try:
+        moment = datetime.fromtimestamp(stamp, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise _fail(symbol, f"bar #{index} has date={stamp!r}, out of range") from exc
+    return moment.astimezone(SAO_PAULO).date()
+
+
+def _price(symbol: str, trade_date: date, raw: Mapping[str, Any], field: str) -> float:
+    value = raw.get(field)
+    if value is None:
+        raise _fail(symbol, f"{field} is missing or null", trade_date)
+    if not _is_number(value) or not math.isfinite(value):
+        raise _fail(symbol, f"{field}={value!r} is not a finite number", trade_date)
+    if value <= 0:
+        raise _fail(symbol, f"{field}={value!r} is not positive", trade_date)
+    return float(value)
+
+
+def _volume(symbol: str, trade_date: date, raw: Mapping[str, Any]) -> int:
+    value = raw.get("volume")
+    if value is None:
+        raise _fail(symbol, "volume is missing or null", trade_date)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(symbol, f"volume={value!r} is not a whole number", trade_date)
+    if value < 0:
+        raise _fail(symbol, f"volume={value!r} is negative", trade_date)
+    return value
+
+
+def _currency(symbol: str, result: Mapping[str, Any]) -> str:
+    value = result.get("currency")
+    if value is None:
+        return "BRL"
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(symbol, f"currency={value!r} is not a currency code")
+    return value.strip()
+
+
+def _bar(symbol: str, currency: str, raw: object, index: int) -> DailyBar:
+    if not isinstance(raw, Mapping):
+        raise _fail(symbol, f"bar #{index} is {type(raw).__name__}, not an object")
+    trade_date = _trade_date(symbol, raw, index)
+    prices = {name: _price(symbol, trade_date, raw, field) for field, name in _PRICE_FIELDS}
+    high, low = prices["high"], prices["low"]
+    if high < low:
+        raise _fail(symbol, f"high={high} is below low={low}", trade_date)
+    for name in ("open", "close"):
+        if not low <= prices[name] <= high:
+            raise _fail(
+                symbol, f"{name}={prices[name]} is outside [low={low}, high={high}]", trade_date
+            )
+    return DailyBar(
+        ticker=symbol,
+        trade_date=trade_date,
+        open=prices["open"],
+        high=high,
+        low=low,
+        close=prices["close"],
+        adjusted_close=prices["adjusted_close"],
+        volume=_volume(symbol, trade_date, raw),
+        currency=currency,
+    )
+
+
+def parse_quote_payload(payload: Any, symbol: str) -> tuple[list[DailyBar], Optional[str]]:
+    """Validate one ticker's BRAPI quote body; return its bars by date and `requestedAt`.
+
+    Raises BrapiPayloadError naming the ticker (and trade date where known) for anything
+    that cannot be trusted. Identical bars of the same trade date are collapsed into one;
+    bars of the same trade date that differ are an error.
+    """
+    if not isinstance(payload, Mapping):
+        raise _fail(symbol, f"the body is {type(payload).__name__}, not a JSON object")
+    results = payload.get("results")
+    if not isinstance(results, list) or not results:
+        detail = payload.get("message") if payload.get("error") else None
+        problem = "`results` is missing, not a list or empty"
+        if isinstance(detail, str):
+            problem += f" (BRAPI says: {_snippet(detail)!r})"
+        raise _fail(symbol, problem)
+    if len(results) != 1:
+        raise _fail(symbol, f"`results` has {len(results)} entries, expected one")
+    result = results[0]
+    if not isinstance(result, Mapping):
+        raise _fail(symbol, "`results[0]` is not an object")
+    returned_symbol = result.get("symbol")
+    if returned_symbol != symbol:
+        raise _fail(symbol, f"the result is for symbol {returned_symbol!r}, not {symbol!r}")
+    history = result.get("historicalDataPrice")
+    if not isinstance(history, list):
+        raise _fail(symbol, "`historicalDataPrice` is missing or not a list")
+    currency = _currency(symbol, result)
+
+    by_date: dict[date, DailyBar] = {}
+    for index, raw in enumerate(history):
+        bar = _bar(symbol, currency, raw, index)
+        seen = by_date.get(bar.trade_date)
+        if seen is None:
+            by_date[bar.trade_date] = bar
+        elif seen != bar:
+            raise _fail(symbol, "two different bars for the same trade date", bar.trade_date)
+        else:
+            logger.debug("BRAPI %s %s: identical duplicate bar collapsed", symbol, bar.trade_date)
+
+    requested_at = payload.get("requestedAt")
+    return (
+        [by_date[day] for day in sorted(by_date)],
+        requested_at if isinstance(requested_at, str) else None,
+    )
