@@ -9,6 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 TICKERS ?= PETR4
 LAKE ?= ./lake
 PYTEST_ARGS ?=
+FAKE_BRAPI_PORT ?= 8765
 
 .PHONY: help
 help: ## List the commands
@@ -29,6 +30,21 @@ venv: $(VENV_STAMP) ## Create or refresh .venv with the pinned dev dependencies
 run: $(VENV_STAMP) ## Run the pipeline locally for $(TICKERS) into $(LAKE) (BRAPI_BASE_URL to point elsewhere)
 	$(BIN)/b3pipeline run --tickers $(TICKERS) --lake $(LAKE)
 
+.PHONY: demo
+demo: $(VENV_STAMP) ## Offline demo: serve real PETR4 history on a loopback fake BRAPI and run against it
+	@set -e; \
+	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	for _ in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(FAKE_BRAPI_PORT)/ && break; sleep 0.1; done; \
+	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline backfill --tickers PETR4 \
+		--start 2022-01-03 --end 2022-09-09 --lake $(LAKE); \
+	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline run --tickers PETR4 --lake $(LAKE); \
+	$(BIN)/b3pipeline query --file sql/latest_signals.sql --lake $(LAKE)
+
+.PHONY: fake-brapi
+fake-brapi: $(VENV_STAMP) ## Serve real PETR4 history on http://127.0.0.1:$(FAKE_BRAPI_PORT) (a BRAPI stand-in)
+	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT)
+
 ##@ Test and quality
 .PHONY: test
 test: $(VENV_STAMP) ## Run every test layer (unit, workflow, e2e, infra)
@@ -43,11 +59,36 @@ lint: $(VENV_STAMP) ## ruff (format check + lint) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory checkov
+
+.PHONY: checkov
+checkov: ## checkov on terraform/ in its own venv (.venv-checkov); every skip has an inline reason
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	@.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	.venv-checkov/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
 
 .PHONY: fmt
 fmt: $(VENV_STAMP) ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+##@ Package and deploy (AWS; see docs/deploy.md)
+TF ?= terraform
+TF_ARGS ?=
+
+.PHONY: package
+package: $(VENV_STAMP) ## Build build/{scraper,trigger}.zip, the core wheel and the Glue script (reproducible)
+	$(BIN)/python scripts/package.py --out build
+
+.PHONY: deploy
+deploy: package ## terraform init + apply in terraform/ (variables: terraform/terraform.tfvars; TF_ARGS=-auto-approve)
+	$(TF) -chdir=terraform init -input=false
+	$(TF) -chdir=terraform apply -input=false $(TF_ARGS)
+
+.PHONY: destroy
+destroy: package ## terraform destroy in terraform/ (Terraform reads the built artifacts even to destroy)
+	$(TF) -chdir=terraform init -input=false
+	$(TF) -chdir=terraform destroy -input=false $(TF_ARGS)
 
 .PHONY: clean
 clean: ## Remove build outputs and the local lake

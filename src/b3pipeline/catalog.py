@@ -36,7 +36,9 @@ class TableSpec:
 
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("raw_quotes", lake_layout.RAW_QUOTES, schema.RAW_QUOTES, lake_layout.DATE_PARTITIONING),
+    TableSpec(
+        "raw_quotes", lake_layout.RAW_QUOTES, schema.RAW_QUOTES, lake_layout.DATE_PARTITIONING
+    ),
     TableSpec(
         "quotes_daily", lake_layout.QUOTES_DAILY, schema.QUOTES_DAILY, lake_layout.DATE_PARTITIONING
     ),

@@ -13,12 +13,14 @@ first, then written to a temporary name and renamed locally, or PUT in one reque
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Optional
 
 import pyarrow as pa
@@ -98,7 +100,7 @@ class Lake:
             return cls(uri.rstrip("/"), filesystem or _s3_filesystem(), root)
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")
-        root = os.path.abspath(uri)
+        root = str(Path(uri).resolve())
         local = filesystem or pafs.LocalFileSystem()
         try:
             local.create_dir(root, recursive=True)
@@ -117,7 +119,7 @@ class Lake:
     def url(self, key: str = "") -> str:
         """The key as a user would type it: s3://bucket/prefix/key or an absolute local path."""
         if self.is_local:
-            return os.path.join(self.root, *key.split("/")) if key else self.root
+            return str(Path(self.root, *key.split("/"))) if key else self.root
         return f"s3://{self.path(key)}"
 
     # -- writing -------------------------------------------------------------------------
@@ -149,10 +151,8 @@ class Lake:
         self.write_bytes(key, sink.getvalue().to_pybytes())
 
     def _delete_quietly(self, path: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.filesystem.delete_file(path)
-        except OSError:
-            pass
 
     def delete(self, key: str) -> None:
         try:

@@ -11,9 +11,9 @@ import pyarrow as pa
 
 from b3pipeline import schema
 from b3pipeline.brapi import DailyBar, QuoteHistory
+from b3pipeline.errors import InvalidRequestError
 from b3pipeline.lake import Lake, manifest_key, raw_quotes_key
 from b3pipeline.manifest import SCRAPER_PRODUCER, Manifest, ManifestFile, new_run_id
-from b3pipeline.errors import InvalidRequestError
 from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers, validate_tickers
 
 SOURCE = "brapi"

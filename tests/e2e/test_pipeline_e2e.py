@@ -112,7 +112,9 @@ def _assert_row(actual: dict[str, Any], expected: dict[str, Any], where: str) ->
 
 
 def _files(lake: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()
+    }
 
 
 def _without_processed_at(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,10 +127,25 @@ def history() -> list[dict[str, Any]]:
 
 
 def test_backfill_writes_refined_values_equal_to_an_independent_computation(
-    brapi_url: str, tmp_path: Path, history: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+    brapi_url: str,
+    tmp_path: Path,
+    history: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     lake = tmp_path / "lake"
-    code = main(["backfill", "--tickers", "PETR4", "--start", str(FIRST), "--end", str(LAST), "--lake", str(lake)])
+    code = main(
+        [
+            "backfill",
+            "--tickers",
+            "PETR4",
+            "--start",
+            str(FIRST),
+            "--end",
+            str(LAST),
+            "--lake",
+            str(lake),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Quality check passed: 0 violations" in out
@@ -166,18 +183,29 @@ def test_windowed_rerun_leaves_refined_data_unchanged(brapi_url: str, tmp_path: 
     assert main(["run", "--date", "2022-06-01", "--lake", str(lake)]) == 0
 
     assert _without_processed_at(_table(lake, "quotes_daily", ["ticker", "dt"])) == before_daily
-    assert _without_processed_at(_table(lake, "quotes_monthly", ["ticker", "month"])) == before_monthly
-    assert sorted(p.relative_to(lake) for p in (lake / "raw" / "quotes").rglob("*.parquet")) == raw_before
+    assert (
+        _without_processed_at(_table(lake, "quotes_monthly", ["ticker", "month"])) == before_monthly
+    )
+    assert (
+        sorted(p.relative_to(lake) for p in (lake / "raw" / "quotes").rglob("*.parquet"))
+        == raw_before
+    )
 
 
 def test_run_without_dates_takes_the_latest_trading_days(
-    brapi_url: str, fake_brapi: FakeBrapi, tmp_path: Path, history: list[dict[str, Any]],
+    brapi_url: str,
+    fake_brapi: FakeBrapi,
+    tmp_path: Path,
+    history: list[dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lake = tmp_path / "lake"
     assert main(["run", "--tickers", "PETR4", "--lake", str(lake)]) == 0
     latest = [r["trade_date"].isoformat() for r in history[-5:]]
-    assert sorted(p.parent.parent.name[3:] for p in (lake / "raw" / "quotes").rglob("*.parquet")) == latest
+    assert (
+        sorted(p.parent.parent.name[3:] for p in (lake / "raw" / "quotes").rglob("*.parquet"))
+        == latest
+    )
     assert fake_brapi.requests[0]["query"] == {"range": ["5d"], "interval": ["1d"]}
     out = capsys.readouterr().out
     assert f"({latest[0]}..{latest[-1]})" in out and "Quality check passed" in out
@@ -189,7 +217,9 @@ def test_bad_payload_fails_clearly_and_writes_nothing(
     bars = [dict(b) for b in fake_brapi.bars["PETR4"][-5:]]
     bars[2]["high"] = bars[2]["low"] - 1  # high below low on the third day
     fake_brapi.script(
-        ScriptedResponse(200, {"results": [{"symbol": "PETR4", "currency": "BRL", "historicalDataPrice": bars}]})
+        ScriptedResponse(
+            200, {"results": [{"symbol": "PETR4", "currency": "BRL", "historicalDataPrice": bars}]}
+        )
     )
     lake = tmp_path / "lake"
     code = main(["run", "--lake", str(lake)])
@@ -211,9 +241,7 @@ def test_bad_payload_on_a_rerun_leaves_the_lake_as_it_was(
     assert _files(lake) == before
 
 
-def test_transient_503_is_retried(
-    brapi_url: str, fake_brapi: FakeBrapi, tmp_path: Path
-) -> None:
+def test_transient_503_is_retried(brapi_url: str, fake_brapi: FakeBrapi, tmp_path: Path) -> None:
     fake_brapi.script(ScriptedResponse(503, {"error": True, "message": "Service Unavailable"}))
     assert main(["run", "--lake", str(tmp_path / "lake")]) == 0
     assert [r["path"] for r in fake_brapi.requests] == ["/api/quote/PETR4", "/api/quote/PETR4"]
@@ -228,15 +256,25 @@ def test_unknown_ticker_is_a_one_line_error(
 
 
 def test_query_runs_athena_sql_on_the_local_catalog(
-    brapi_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], history: list[dict[str, Any]]
+    brapi_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    history: list[dict[str, Any]],
 ) -> None:
     lake = tmp_path / "lake"
     assert main(["run", "--lake", str(lake)]) == 0
     capsys.readouterr()
-    sql = "SELECT ticker, count(*) AS days, max(close_price) AS top FROM quotes_daily GROUP BY ticker"
+    sql = (
+        "SELECT ticker, count(*) AS days, max(close_price) AS top FROM quotes_daily GROUP BY ticker"
+    )
     assert main(["query", sql, "--format", "json", "--lake", str(lake)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"ticker": "PETR4", "days": 5, "top": max(r["close"] for r in history[-5:])}]
-    assert main(["query", "--file", "sql/latest_signals.sql", "--format", "csv", "--lake", str(lake)]) == 0
+    assert (
+        main(["query", "--file", "sql/latest_signals.sql", "--format", "csv", "--lake", str(lake)])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("ticker,trade_date,close_price") and lines[1].startswith("PETR4,2022-09-09,")
+    assert lines[0].startswith("ticker,trade_date,close_price") and lines[1].startswith(
+        "PETR4,2022-09-09,"
+    )

@@ -15,7 +15,7 @@ import csv
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,7 +76,9 @@ class FakeBrapi:
         with self.lock:
             self.scripted.extend(responses)
 
-    def answer(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, Any]:
+    def answer(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, Any]:
         with self.lock:
             self.requests.append({"path": path, "query": query, "headers": headers})
             if self.scripted:
@@ -95,7 +97,11 @@ class FakeBrapi:
             if symbol not in self.bars:
                 return 404, {"error": True, "message": f"Não encontramos a ação {symbol}"}
             results.append(self._result(symbol, requested_range))
-        return 200, {"results": results, "requestedAt": f"{self.today}T21:00:00.000Z", "took": "1ms"}
+        return 200, {
+            "results": results,
+            "requestedAt": f"{self.today}T21:00:00.000Z",
+            "took": "1ms",
+        }
 
     def _result(self, symbol: str, requested_range: str) -> dict[str, Any]:
         history = self.bars[symbol]
@@ -135,7 +141,7 @@ def _handler(fake: FakeBrapi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return  # keep test output clean
 
     return Handler
@@ -165,10 +171,8 @@ def main() -> None:
     args = parser.parse_args()
     with serve(petr4_fake(), args.port) as url:
         print(f"fake BRAPI serving PETR4 history on {url} (Ctrl-C to stop)", flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from b3pipeline.brapi import DailyBar, QuoteHistory
 
 def make_bars(ticker: str, first: date, days: int, base: float = 30.0) -> list[DailyBar]:
     """`days` weekday bars from `first` with prices that move a little every day."""
-    bars = []
+    bars: list[DailyBar] = []
     day = first
     while len(bars) < days:
         if day.weekday() < 5:

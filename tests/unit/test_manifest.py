@@ -35,7 +35,10 @@ def test_round_trip_keeps_every_field() -> None:
 def test_json_has_design_fields_only() -> None:
     body = json.loads(_manifest().to_json())
     assert set(body) == {"run_id", "producer", "tickers", "dates", "files", "created_at"}
-    assert body["files"][0] == {"key": "raw/quotes/dt=2025-08-28/ticker=PETR4/quotes.parquet", "rows": 1}
+    assert body["files"][0] == {
+        "key": "raw/quotes/dt=2025-08-28/ticker=PETR4/quotes.parquet",
+        "rows": 1,
+    }
 
 
 def test_dates_are_sorted_and_deduplicated() -> None:

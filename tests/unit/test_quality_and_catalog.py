@@ -64,7 +64,11 @@ def test_sql_file_has_exactly_the_three_documented_parameters() -> None:
     sql = read_sql_file("quality_check.sql")
     code = "\n".join(line.split("--")[0] for line in sql.splitlines())
     assert code.count("?") == 3
-    assert quality_parameters(START, END, TICKERS) == ["2025-03-03", "2025-08-29", '["PETR4","VALE3"]']
+    assert quality_parameters(START, END, TICKERS) == [
+        "2025-03-03",
+        "2025-08-29",
+        '["PETR4","VALE3"]',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -144,7 +148,9 @@ def test_monthly_summary_lists_every_month_newest_first(lake: Lake) -> None:
             "FROM raw_quotes GROUP BY 1, 2"
         ).records()
     expected = {(r["ticker"], r["month"]): (r["n"], r["v"]) for r in raw}
-    assert {(r["ticker"], r["month"]): (r["trading_days"], r["total_volume"]) for r in rows} == expected
+    assert {
+        (r["ticker"], r["month"]): (r["trading_days"], r["total_volume"]) for r in rows
+    } == expected
     petr4_months = [r["month"] for r in rows if r["ticker"] == "PETR4"]
     assert petr4_months == sorted(petr4_months, reverse=True)
 
@@ -158,7 +164,10 @@ def test_empty_lake_has_empty_tables(tmp_path: Path) -> None:
 def test_invalid_sql_is_a_query_error(lake: Lake) -> None:
     with pytest.raises(QueryError, match="not valid Athena SQL"):
         athena_to_duckdb("SELECT FROM WHERE (")
-    with LocalCatalog(lake) as catalog, pytest.raises(QueryError, match="failed on the local catalog"):
+    with (
+        LocalCatalog(lake) as catalog,
+        pytest.raises(QueryError, match="failed on the local catalog"),
+    ):
         catalog.run_sql("SELECT no_such_column FROM quotes_daily")
     with pytest.raises(QueryError, match="one SQL statement"):
         athena_to_duckdb("SELECT 1; SELECT 2")

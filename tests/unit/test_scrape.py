@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from b3pipeline import schema
+from b3pipeline.brapi import QuoteHistory
 from b3pipeline.errors import BrapiPayloadError, InvalidRequestError, InvalidTickerError
 from b3pipeline.lake import Lake
 from b3pipeline.manifest import Manifest
@@ -30,7 +32,9 @@ def test_writes_one_raw_file_per_date_and_ticker(lake: Lake) -> None:
     assert result.dates == ["2025-08-25", "2025-08-26", "2025-08-27", "2025-08-28", "2025-08-29"]
     assert result.manifest_key == "raw/_manifests/run-1/_manifest.json"
     assert lake.list_keys("raw/quotes") == sorted(
-        f"raw/quotes/dt={d}/ticker={t}/quotes.parquet" for d in result.dates for t in ("PETR4", "VALE3")
+        f"raw/quotes/dt={d}/ticker={t}/quotes.parquet"
+        for d in result.dates
+        for t in ("PETR4", "VALE3")
     )
     table = pq.read_table(lake.path("raw/quotes/dt=2025-08-27/ticker=VALE3/quotes.parquet"))
     assert table.schema.equals(schema.RAW_QUOTES)  # partition columns stay in folder names
@@ -65,9 +69,13 @@ def test_manifest_lists_what_was_written(lake: Lake) -> None:
 def test_rerun_replaces_files_instead_of_adding_rows(lake: Lake) -> None:
     source = StaticQuoteSource(make_bars("PETR4", date(2025, 8, 25), 5))
     scrape(source, lake, ["PETR4"], now=NOW)
-    first = {k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")}
+    first = {
+        k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")
+    }
     scrape(source, lake, ["PETR4"], now=datetime(2025, 8, 30, tzinfo=timezone.utc))
-    second = {k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")}
+    second = {
+        k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")
+    }
     assert first.keys() == second.keys()
     assert all(first[k].equals(second[k]) for k in first)
 
@@ -96,7 +104,13 @@ def test_invalid_ticker_fails_before_fetching(lake: Lake) -> None:
 
 def test_source_error_writes_nothing(lake: Lake) -> None:
     class BrokenSource(StaticQuoteSource):
-        def fetch_daily_history(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        def fetch_daily_history(
+            self,
+            tickers: Sequence[str],
+            start: date | None = None,
+            end: date | None = None,
+            today: date | None = None,
+        ) -> QuoteHistory:
             raise BrapiPayloadError("PETR4 2025-08-29: high < low")
 
     with pytest.raises(BrapiPayloadError):

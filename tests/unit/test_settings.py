@@ -51,6 +51,8 @@ def test_missing_required_settings_fail_loudly() -> None:
         ({"B3_TICKERS": "PETR4,NOPE"}, InvalidTickerError, "NOPE"),
     ],
 )
-def test_malformed_settings_are_rejected(env: dict[str, str], error: type[Exception], message: str) -> None:
+def test_malformed_settings_are_rejected(
+    env: dict[str, str], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         Settings.from_env(env)

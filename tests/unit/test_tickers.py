@@ -6,7 +6,9 @@ from b3pipeline.errors import InvalidTickerError
 from b3pipeline.tickers import parse_tickers, tickers_json, validate_ticker, validate_tickers
 
 
-@pytest.mark.parametrize("symbol", ["PETR4", "VALE3", "BOVA11", "ITUB4", "TAEE11", "AAPL34", "PETR4F"])
+@pytest.mark.parametrize(
+    "symbol", ["PETR4", "VALE3", "BOVA11", "ITUB4", "TAEE11", "AAPL34", "PETR4F"]
+)
 def test_accepts_b3_symbols(symbol: str) -> None:
     assert validate_ticker(symbol) == symbol
 
@@ -15,7 +17,9 @@ def test_normalises_case_and_spaces() -> None:
     assert validate_ticker(" petr4 ") == "PETR4"
 
 
-@pytest.mark.parametrize("bad", ["", "PETR", "PETR4.SA", "AAPL", "PETR123", "4PET4", "PE TR4", "../x"])
+@pytest.mark.parametrize(
+    "bad", ["", "PETR", "PETR4.SA", "AAPL", "PETR123", "4PET4", "PE TR4", "../x"]
+)
 def test_rejects_non_b3_symbols(bad: str) -> None:
     with pytest.raises(InvalidTickerError, match="not a B3 ticker"):
         validate_ticker(bad)
@@ -31,7 +35,8 @@ def test_empty_list_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["PETR4,VALE3", "PETR4, VALE3", "PETR4 VALE3", '["PETR4","VALE3"]', '[ "petr4", "VALE3" ]']
+    "text",
+    ["PETR4,VALE3", "PETR4, VALE3", "PETR4 VALE3", '["PETR4","VALE3"]', '[ "petr4", "VALE3" ]'],
 )
 def test_parse_comma_list_or_json_array(text: str) -> None:
     assert parse_tickers(text) == ["PETR4", "VALE3"]

@@ -1,0 +1,114 @@
+"""The scraper Lambda adapter: event in, DESIGN's output out, settings and token from AWS."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Optional
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from b3pipeline.errors import InvalidRequestError, SettingsError
+from tests.support.quotes import StaticQuoteSource, make_bars
+
+HANDLER_PATH = Path(__file__).resolve().parents[2] / "functions" / "scraper" / "handler.py"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "b3-scraper"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:b3-scraper"
+    aws_request_id: str = "req-1"
+
+
+def _load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("scraper_handler_under_test", HANDLER_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType]:
+    monkeypatch.setenv("LAKE_URI", str(tmp_path / "lake"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("BRAPI_TOKEN", "BRAPI_TOKEN_PARAMETER", "B3_TICKERS", "BRAPI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    yield _load_handler()
+
+
+def _fake_client(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[Optional[str]]:
+    """Replace BrapiClient with an in-memory source; returns the tokens it was built with."""
+    tokens: list[Optional[str]] = []
+    source = StaticQuoteSource(make_bars("PETR4", date(2025, 8, 25), 5))
+
+    def build(base_url: str, token: Optional[str] = None) -> StaticQuoteSource:
+        tokens.append(token)
+        return source
+
+    monkeypatch.setattr(module, "BrapiClient", build)
+    return tokens
+
+
+def test_returns_design_output_and_writes_the_lake(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_client(handler, monkeypatch)
+    event = {"tickers": ["PETR4"], "run_date": "2025-08-28", "execution_arn": "arn:exec"}
+    output: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+    assert set(output) == {"tickers", "dates", "rows", "manifest_key"}
+    assert (
+        output["tickers"] == ["PETR4"] and output["dates"] == ["2025-08-28"] and output["rows"] == 1
+    )
+    manifest = json.loads((tmp_path / "lake" / output["manifest_key"]).read_text())
+    assert manifest["execution_arn"] == "arn:exec" and manifest["producer"] == "scraper"
+    assert len(json.dumps(output)) < 256 * 1024
+
+
+def test_default_tickers_come_from_settings(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("B3_TICKERS", "VALE3,ITUB4")
+    module = _load_handler()
+    assert module.parse_event({"run_date": None}).tickers == ["VALE3", "ITUB4"]
+
+
+def test_token_is_read_from_ssm_securestring(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRAPI_TOKEN_PARAMETER", "/b3/brapi-token")
+    module = _load_handler()
+    tokens = _fake_client(module, monkeypatch)
+    with mock_aws():
+        boto3.client("ssm").put_parameter(
+            Name="/b3/brapi-token", Value="s3cr3t", Type="SecureString"
+        )
+        module.lambda_handler({"tickers": ["PETR4"], "run_date": None}, FakeContext())
+    assert tokens == ["s3cr3t"]
+
+
+def test_missing_lake_uri_fails_loudly(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAKE_URI")
+    module = _load_handler()
+    with pytest.raises(SettingsError, match="LAKE_URI"):
+        module.lambda_handler({"tickers": ["PETR4"]}, FakeContext())
+
+
+def test_bad_event_is_rejected_before_any_work(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_client(handler, monkeypatch)
+    with pytest.raises(InvalidRequestError, match="run_date"):
+        handler.lambda_handler({"tickers": ["PETR4"], "run_date": "yesterday"}, FakeContext())
+    assert not (tmp_path / "lake" / "raw").exists()
