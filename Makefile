@@ -27,7 +27,7 @@ venv: $(VENV_STAMP) ## Create or refresh .venv with the pinned dev dependencies
 
 ##@ Run
 .PHONY: run
-run: $(VENV_STAMP) ## Run the pipeline locally for $(TICKERS) into $(LAKE) (BRAPI_BASE_URL to point elsewhere)
+run: $(VENV_STAMP) ## Run the pipeline locally: PETR4 into ./lake (TICKERS=, LAKE=, BRAPI_BASE_URL= to change)
 	$(BIN)/b3pipeline run --tickers $(TICKERS) --lake $(LAKE)
 
 .PHONY: demo
@@ -35,14 +35,14 @@ demo: $(VENV_STAMP) ## Offline demo: serve real PETR4 history on a loopback fake
 	@set -e; \
 	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) & server=$$!; \
 	trap 'kill $$server 2>/dev/null' EXIT; \
-	for _ in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(FAKE_BRAPI_PORT)/ && break; sleep 0.1; done; \
+	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) --wait; \
 	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline backfill --tickers PETR4 \
 		--start 2022-01-03 --end 2022-09-09 --lake $(LAKE); \
 	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline run --tickers PETR4 --lake $(LAKE); \
 	$(BIN)/b3pipeline query --file sql/latest_signals.sql --lake $(LAKE)
 
 .PHONY: fake-brapi
-fake-brapi: $(VENV_STAMP) ## Serve real PETR4 history on http://127.0.0.1:$(FAKE_BRAPI_PORT) (a BRAPI stand-in)
+fake-brapi: $(VENV_STAMP) ## Serve real PETR4 history on 127.0.0.1:8765 (a BRAPI stand-in; FAKE_BRAPI_PORT=)
 	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT)
 
 ##@ Test and quality

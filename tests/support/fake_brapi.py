@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -165,10 +167,32 @@ def petr4_fake(today: Optional[date] = None) -> FakeBrapi:
     return FakeBrapi(bars={"PETR4": load_yahoo_csv()}, today=today or date.today())
 
 
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s"
+                ) from None
+            time.sleep(0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="only wait (up to 10 s) until a server listens on --port",
+    )
     args = parser.parse_args()
+    if args.wait:
+        wait_for_port(args.port)
+        return
     with serve(petr4_fake(), args.port) as url:
         print(f"fake BRAPI serving PETR4 history on {url} (Ctrl-C to stop)", flush=True)
         with suppress(KeyboardInterrupt):
