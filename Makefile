@@ -54,6 +54,24 @@ test: $(VENV_STAMP) ## Run every test layer (unit, workflow, e2e, infra)
 test-unit: $(VENV_STAMP) ## Unit tests only (no network)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+# The Glue Python shell runs Python 3.9 with its own pandas/pyarrow: run the tests of the code
+# that ships to Glue and Lambda on the oldest versions the core promises.
+COMPAT_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python) python3.9)
+COMPAT_VENV := .venv-py39
+COMPAT_TESTS := tests/unit/test_transform.py tests/unit/test_glue_entry.py tests/unit/test_brapi.py \
+	tests/unit/test_scrape.py tests/unit/test_manifest.py tests/unit/test_tickers.py \
+	tests/unit/test_settings.py
+
+$(COMPAT_VENV)/.installed: requirements/compat-py39.txt pyproject.toml
+	$(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -r requirements/compat-py39.txt
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+.PHONY: test-compat
+test-compat: $(COMPAT_VENV)/.installed ## Core tests on Python 3.9 + pandas 1.5 + pyarrow 10 (Glue's runtime)
+	$(COMPAT_VENV)/bin/python -m pytest -p no:cacheprovider -o addopts=-ra $(COMPAT_TESTS)
+
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff (format check + lint) and mypy
 	$(BIN)/ruff format --check .

@@ -75,11 +75,11 @@ def raw_table(frame: pd.DataFrame) -> pa.Table:
 
 def write_raw(lake: Lake, frame: pd.DataFrame) -> list[str]:
     """Write each row of `frame` as its raw partition file; returns the keys written."""
+    table = raw_table(frame)
     keys = []
-    for ticker, trade_date in zip(frame["ticker"], frame["trade_date"]):
-        rows = frame[(frame["ticker"] == ticker) & (frame["trade_date"] == trade_date)]
+    for index, (ticker, trade_date) in enumerate(zip(frame["ticker"], frame["trade_date"])):
         key = raw_quotes_key(trade_date, ticker)
-        lake.write_parquet(key, raw_table(rows))
+        lake.write_parquet(key, table.slice(index, 1))
         keys.append(key)
     return keys
 
