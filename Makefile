@@ -46,8 +46,19 @@ fake-brapi: $(VENV_STAMP) ## Serve real PETR4 history on 127.0.0.1:8765 (a BRAPI
 	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT)
 
 ##@ Test and quality
+# asl-validator (npm) is what the ASL validation test runs; it is skipped only without Node.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: node-deps
+node-deps:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the asl-validator test will be skipped"; fi
+
 .PHONY: test
-test: $(VENV_STAMP) ## Run every test layer (unit, workflow, e2e, infra)
+test: $(VENV_STAMP) node-deps ## Run every test layer (unit, workflow, e2e, infra)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
@@ -77,6 +88,7 @@ lint: $(VENV_STAMP) ## ruff (format check + lint) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(MAKE) lint-asl
 	$(MAKE) --no-print-directory checkov
 
 .PHONY: checkov
@@ -111,3 +123,25 @@ destroy: package ## terraform destroy in terraform/ (Terraform reads the built a
 .PHONY: clean
 clean: ## Remove build outputs and the local lake
 	rm -rf build dist $(LAKE) .pytest_cache .mypy_cache .ruff_cache
+
+##@ State machine
+SFN_LOCAL_PORT ?= 8083
+SFN_LOCAL_IMAGE ?= amazon/aws-stepfunctions-local:latest
+
+.PHONY: lint-asl
+lint-asl: $(NODE_STAMP) ## Validate statemachine/pipeline.asl.json with asl-validator
+	npx --no-install asl-validator --json-path statemachine/pipeline.asl.json
+
+.PHONY: sfn-local
+sfn-local: ## Start Step Functions Local (Docker) with the mock config, on port $(SFN_LOCAL_PORT)
+	docker rm -f b3-sfn-local >/dev/null 2>&1 || true
+	docker run --detach --name b3-sfn-local -p $(SFN_LOCAL_PORT):8083 \
+		--mount type=bind,readonly,source=$(CURDIR)/statemachine/test/mock_config.json,destination=/home/StepFunctionsLocal/MockConfigFile.json \
+		-e SFN_MOCK_CONFIG=/home/StepFunctionsLocal/MockConfigFile.json \
+		$(SFN_LOCAL_IMAGE)
+	@for i in $$(seq 1 30); do curl -s -o /dev/null http://localhost:$(SFN_LOCAL_PORT) && exit 0; sleep 1; done; \
+		echo "Step Functions Local did not answer on port $(SFN_LOCAL_PORT)"; docker logs b3-sfn-local; exit 1
+
+.PHONY: test-sfn-local
+test-sfn-local: $(VENV_STAMP) ## Run the workflow tests against Step Functions Local (make sfn-local first)
+	SFN_LOCAL_ENDPOINT=http://localhost:$(SFN_LOCAL_PORT) $(BIN)/python -m pytest tests/workflow $(PYTEST_ARGS)

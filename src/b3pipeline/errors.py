@@ -69,3 +69,7 @@ class QueryError(B3PipelineError):
 
 class QualityCheckError(B3PipelineError):
     """The data-quality gate found violations."""
+
+
+class WorkflowStartError(B3PipelineError):
+    """The state machine could not be started (StartExecution failed)."""

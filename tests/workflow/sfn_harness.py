@@ -1,0 +1,313 @@
+"""Run statemachine/pipeline.asl.json on an ASL interpreter with the MockConfigFile's test cases.
+
+Two engines, one result shape (the execution history, as boto3 returns it):
+- moto 5.2.5 (default): LocalStack's ASL interpreter, ported into moto, run in-process.
+- Step Functions Local (when SFN_LOCAL_ENDPOINT is set): `make sfn-local` starts
+  amazon/aws-stepfunctions-local with statemachine/test/mock_config.json as SFN_MOCK_CONFIG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_PATH = ROOT / "statemachine" / "pipeline.asl.json"
+MOCK_CONFIG_PATH = ROOT / "statemachine" / "test" / "mock_config.json"
+STATE_MACHINE_NAME = "B3Pipeline"  # the key under StateMachines in the mock config
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/b3-pipeline-sfn"
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+MOTO_VERSION = "5.2.5"  # the glue in MotoEngine is written against this version's internals
+
+# What Terraform's templatefile() fills in; test values shaped like the real ones.
+PLACEHOLDERS: dict[str, str] = {
+    "scraper_function_arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:b3-scraper",
+    "glue_job_name": "b3-transform",
+    "crawler_name": "b3-lake-crawler",
+    "athena_workgroup": "b3-pipeline",
+    "glue_database": "b3_lake",
+    "quality_statement_name": "b3_quality_check",
+    "failure_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:b3-pipeline-failures",
+    "lake_uri": "s3://b3-lake",
+}
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def placeholders_in(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def render_definition(text: str, values: dict[str, str]) -> str:
+    """Fill ${name} like Terraform's templatefile(); a name without a value is an error."""
+    missing = placeholders_in(text) - set(values)
+    if missing:
+        raise KeyError(f"no value for placeholders {sorted(missing)}")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def load_mock_config() -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(MOCK_CONFIG_PATH.read_text(encoding="utf-8"))
+    return config
+
+
+def mock_test_case_names() -> list[str]:
+    return list(load_mock_config()["StateMachines"][STATE_MACHINE_NAME]["TestCases"])
+
+
+@dataclass
+class ExecutionResult:
+    """What a test asserts on, read from the execution's history."""
+
+    arn: str
+    status: str
+    error: Optional[str]
+    cause: Optional[str]
+    output: Optional[dict[str, Any]]
+    events: list[dict[str, Any]]
+    states_entered: list[str] = field(default_factory=list)
+    retries: dict[str, int] = field(default_factory=dict)
+    scheduled: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_history(
+        cls, description: dict[str, Any], events: list[dict[str, Any]]
+    ) -> ExecutionResult:
+        result = cls(
+            arn=description["executionArn"],
+            status=description["status"],
+            error=description.get("error"),
+            cause=description.get("cause"),
+            output=json.loads(description["output"]) if description.get("output") else None,
+            events=events,
+        )
+        entries: dict[str, int] = {}
+        attempts: dict[str, int] = {}
+        current = ""
+        for event in events:
+            if event["type"].endswith("StateEntered"):
+                current = event["stateEnteredEventDetails"]["name"]
+                result.states_entered.append(current)
+                entries[current] = entries.get(current, 0) + 1
+            elif event["type"] == "TaskScheduled":
+                # No Parallel/Map here: a TaskScheduled belongs to the last state entered.
+                attempts[current] = attempts.get(current, 0) + 1
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                result.scheduled.setdefault(current, []).append(parameters)
+        result.retries = {
+            name: attempts[name] - entries[name]
+            for name in attempts
+            if attempts[name] > entries[name]
+        }
+        return result
+
+    def first_parameters(self, state: str) -> dict[str, Any]:
+        return self.scheduled[state][0]
+
+
+def _history(client: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    paginator = client.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=arn):
+        events.extend(page["events"])
+    return events
+
+
+def _wait_terminal(client: Any, arn: str, timeout: float, interval: float) -> dict[str, Any]:
+    """Poll until ANY terminal status, so a failing path cannot hang the suite."""
+    deadline = time.monotonic() + timeout
+    while True:
+        description: dict[str, Any] = client.describe_execution(executionArn=arn)
+        if description["status"] in TERMINAL:
+            return description
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{arn} still {description['status']} after {timeout:.0f}s")
+        time.sleep(interval)
+
+
+class Engine:
+    name = "engine"
+
+    def run(self, test_case: str, execution_input: dict[str, Any]) -> ExecutionResult:
+        raise NotImplementedError
+
+
+class MotoEngine(Engine):
+    """moto's Step Functions engine with the mock config's test cases.
+
+    moto 5.2.5 contains the MockConfigFile machinery (moto.stepfunctions.parser.mocking) but
+    never loads a file, and its backend never hands a test case to the execution worker. So:
+    1. we build MockTestCase objects from mock_config.json with moto's own classes;
+    2. we wrap Execution._get_start_execution_worker to set the worker's _mock_test_case,
+       picked by execution name (the worker passes it to the interpreter's Environment);
+    3. the retrier's time.sleep is replaced by a recorder, so Retry backoff costs no time
+       (the delays it would have slept are kept in `retry_delays`);
+    4. Athena's optimized resources are refused by this engine even for mocked states, so
+       here only the two Athena states run under the equivalent aws-sdk:athena:* resource;
+    5. a mocked Throw is raised as a custom error name, which refuses the reserved States.*
+       names (a failed Glue/Athena .sync run really ends in States.TaskFailed), so mocked
+       throws named States.* are raised as the engine's own States error names.
+    """
+
+    name = "moto"
+    _ATHENA_SWAP: ClassVar[dict[str, str]] = {
+        "arn:aws:states:::athena:startQueryExecution.sync": (
+            "arn:aws:states:::aws-sdk:athena:startQueryExecution"
+        ),
+        "arn:aws:states:::athena:getQueryResults": (
+            "arn:aws:states:::aws-sdk:athena:getQueryResults"
+        ),
+    }
+
+    def __init__(self, client: Any, cases: dict[str, Any]) -> None:
+        self._client = client
+        self._cases = cases  # execution name -> MockTestCase, read by the patched worker
+        self._arn = ""
+        self._counter = 0
+        self.retry_delays: list[float] = []
+
+    @classmethod
+    @contextmanager
+    def started(cls) -> Iterator[MotoEngine]:
+        import moto
+        from moto import mock_aws
+        from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+            CustomErrorName,
+        )
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+            StatesErrorName,
+        )
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
+        from moto.stepfunctions.parser.backend.execution import Execution
+
+        if moto.__version__ != MOTO_VERSION:
+            raise RuntimeError(
+                f"tests/workflow/sfn_harness.py patches moto {MOTO_VERSION} internals but moto "
+                f"{moto.__version__} is installed: re-check MotoEngine, then update MOTO_VERSION"
+            )
+        # Typed as Any: these are moto internals we patch on purpose (and restore).
+        execution_class: Any = Execution
+        retrier_module: Any = retrier_decl
+        mock_module: Any = mock_eval_utils
+        cases: dict[str, Any] = {}
+        original_worker = execution_class._get_start_execution_worker
+        original_time = retrier_module.time
+
+        def worker_with_mocks(execution: Any) -> Any:
+            worker = original_worker(execution)
+            worker._mock_test_case = cases.get(execution.name)
+            return worker
+
+        def mocked_error_name(name: str) -> Any:
+            if name.startswith("States."):
+                return StatesErrorName.from_name(name)
+            return CustomErrorName(name)
+
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            engine = cls(boto3.client("stepfunctions", region_name=REGION), cases)
+            execution_class._get_start_execution_worker = worker_with_mocks
+            retrier_module.time = types.SimpleNamespace(sleep=engine.retry_delays.append)
+            mock_module.CustomErrorName = mocked_error_name
+            try:
+                engine._create()
+                yield engine
+            finally:
+                execution_class._get_start_execution_worker = original_worker
+                retrier_module.time = original_time
+                mock_module.CustomErrorName = CustomErrorName
+
+    def _create(self) -> None:
+        definition = render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS)
+        for optimized, sdk in self._ATHENA_SWAP.items():
+            definition = definition.replace(f'"{optimized}"', f'"{sdk}"')
+        self._arn = self._client.create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
+        )["stateMachineArn"]
+
+    def run(self, test_case: str, execution_input: dict[str, Any]) -> ExecutionResult:
+        self._counter += 1
+        name = f"{test_case}-{self._counter}"
+        self._cases[name] = mock_test_case(load_mock_config(), test_case)
+        arn = self._client.start_execution(
+            stateMachineArn=self._arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+        description = _wait_terminal(self._client, arn, timeout=60, interval=0.02)
+        return ExecutionResult.from_history(description, _history(self._client, arn))
+
+
+def mock_test_case(config: dict[str, Any], test_case: str) -> Any:
+    """moto's MockTestCase for one TestCase of a MockConfigFile (what moto never loads itself)."""
+    from moto.stepfunctions.parser.mocking.mock_config import (
+        MockedResponse,
+        MockedResponseReturn,
+        MockedResponseThrow,
+        MockTestCase,
+        StateMockedResponses,
+    )
+
+    states = config["StateMachines"][STATE_MACHINE_NAME]["TestCases"][test_case]
+    per_state = []
+    for state_name, response_name in states.items():
+        responses: list[MockedResponse] = []
+        for attempts, response in config["MockedResponses"][response_name].items():
+            first, _, last = attempts.partition("-")
+            start, end = int(first), int(last or first)
+            if "Return" in response:
+                responses.append(MockedResponseReturn(start, end, response["Return"]))
+            else:
+                throw = response["Throw"]
+                responses.append(MockedResponseThrow(start, end, throw["Error"], throw["Cause"]))
+        per_state.append(StateMockedResponses(state_name, response_name, responses))
+    return MockTestCase(STATE_MACHINE_NAME, test_case, per_state)
+
+
+class SfnLocalEngine(Engine):
+    """Step Functions Local with SFN_MOCK_CONFIG: a test case is picked with `<arn>#<TestCase>`."""
+
+    name = "sfn-local"
+
+    def __init__(self, endpoint: str) -> None:
+        self._client = boto3.client(
+            "stepfunctions",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        definition = render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS)
+        for machine in self._client.list_state_machines()["stateMachines"]:
+            if machine["name"] == STATE_MACHINE_NAME:
+                self._client.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+        self._arn: str = self._client.create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
+        )["stateMachineArn"]
+
+    def run(self, test_case: str, execution_input: dict[str, Any]) -> ExecutionResult:
+        arn = self._client.start_execution(
+            stateMachineArn=f"{self._arn}#{test_case}", input=json.dumps(execution_input)
+        )["executionArn"]
+        # Retry intervals are really waited here (up to a minute with jitter on some paths).
+        description = _wait_terminal(self._client, arn, timeout=300, interval=0.5)
+        return ExecutionResult.from_history(description, _history(self._client, arn))
+
+
+@contextmanager
+def engine_from_environment() -> Iterator[Engine]:
+    endpoint = os.environ.get("SFN_LOCAL_ENDPOINT", "").strip()
+    if endpoint:
+        yield SfnLocalEngine(endpoint)
+    else:
+        with MotoEngine.started() as engine:
+            yield engine

@@ -1,0 +1,15 @@
+"""docs/state-machine.md shows the happy daily run that the tests really observe."""
+
+from __future__ import annotations
+
+import pytest
+
+from .cases import HAPPY_DAILY_RUN
+from .sfn_harness import ROOT
+
+pytestmark = pytest.mark.workflow
+
+
+def test_doc_lists_the_states_of_a_happy_daily_run() -> None:
+    doc = (ROOT / "docs" / "state-machine.md").read_text(encoding="utf-8")
+    assert " → ".join(HAPPY_DAILY_RUN) in doc

@@ -1,0 +1,99 @@
+"""Every MockConfigFile TestCase, executed on a real ASL interpreter: path, retries, outcome."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .cases import CASES, HAPPY_DAILY_RUN, S3_TRIGGERED
+from .sfn_harness import PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
+
+pytestmark = pytest.mark.workflow
+
+
+def test_every_mock_test_case_has_an_expected_path() -> None:
+    assert sorted(mock_test_case_names()) == sorted(CASES)
+
+
+@pytest.mark.parametrize("test_case", sorted(CASES))
+def test_path(engine: Engine, test_case: str) -> None:
+    expected = CASES[test_case]
+    result = engine.run(test_case, expected.execution_input)
+
+    assert (result.status, result.error) == (expected.status, expected.error), result.cause
+    assert result.states_entered == expected.states
+    assert result.retries == expected.retries
+    if expected.failed_state is not None:
+        message = json.loads(result.first_parameters("Notify Failure")["Message"])
+        assert message["state"] == expected.failed_state
+        assert message["error"] == expected.error
+        assert message["execution_id"] == result.arn
+        assert message["cause"].startswith(expected.cause_prefix), message["cause"]
+        assert result.cause == message["cause"]
+        assert (
+            result.first_parameters("Notify Failure")["TopicArn"]
+            == PLACEHOLDERS["failure_topic_arn"]
+        )
+    else:
+        assert "Notify Failure" not in result.states_entered
+
+
+def _run(engine: Engine, test_case: str) -> ExecutionResult:
+    return engine.run(test_case, CASES[test_case].execution_input)
+
+
+def test_scheduled_run_sends_the_window_the_scraper_found(engine: Engine) -> None:
+    result = _run(engine, "HappyScheduledRun")
+    assert result.states_entered == HAPPY_DAILY_RUN
+
+    scrape = result.first_parameters("Scrape Quotes")
+    assert scrape == {
+        "FunctionName": PLACEHOLDERS["scraper_function_arn"],
+        "Payload": {"tickers": ["PETR4"], "run_date": None, "execution_arn": result.arn},
+    }
+    assert result.first_parameters("Run Transform Job") == {
+        "JobName": PLACEHOLDERS["glue_job_name"],
+        "Arguments": {
+            "--lake_uri": PLACEHOLDERS["lake_uri"],
+            "--tickers": '["PETR4"]',
+            "--start_date": "2025-08-25",
+            "--end_date": "2025-08-29",
+        },
+    }
+    assert result.first_parameters("Start Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
+    assert result.first_parameters("Get Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
+    assert result.first_parameters("Run Quality Query") == {
+        "QueryString": f"EXECUTE {PLACEHOLDERS['quality_statement_name']}",
+        "ExecutionParameters": ["'2025-08-25'", "'2025-08-29'", "'[\"PETR4\"]'"],
+        "QueryExecutionContext": {"Database": PLACEHOLDERS["glue_database"]},
+        "WorkGroup": PLACEHOLDERS["athena_workgroup"],
+    }
+    assert result.first_parameters("Get Quality Results")["QueryExecutionId"] == (
+        "0f5b3c2a-8d7e-4f61-9b0a-1c2d3e4f5a6b"
+    )
+
+
+def test_s3_run_takes_window_and_tickers_from_the_manifest(engine: Engine) -> None:
+    result = _run(engine, "S3TriggeredRun")
+    assert "Scrape Quotes" not in result.scheduled
+    assert result.first_parameters("Run Transform Job")["Arguments"] == {
+        "--lake_uri": PLACEHOLDERS["lake_uri"],
+        "--tickers": '["PETR4","VALE3"]',
+        "--start_date": S3_TRIGGERED["dates"][0],
+        "--end_date": S3_TRIGGERED["dates"][-1],
+    }
+    assert result.first_parameters("Run Quality Query")["ExecutionParameters"] == [
+        "'2025-08-04'",
+        "'2025-08-08'",
+        '\'["PETR4","VALE3"]\'',
+    ]
+
+
+def test_settings_are_optional_and_merge_over_defaults(engine: Engine) -> None:
+    # Only one setting given: the other keeps its default (no settings at all would wait 30 s).
+    result = engine.run("CrawlerNeverFinishes", {"settings": {"crawler_poll_seconds": 0}})
+    assert result.error == "B3Pipeline.CrawlerTimeout"
+    assert result.states_entered.count("Get Crawler") == 40
+    # No tickers given: the scheduled default (PETR4) reaches the scraper.
+    assert result.first_parameters("Scrape Quotes")["Payload"]["tickers"] == ["PETR4"]
