@@ -1,10 +1,11 @@
-"""Mermaid diagram of statemachine/pipeline.asl.json, kept inside docs/state-machine.md.
+"""Mermaid diagram of statemachine/pipeline.asl.json, kept inside README.md and
+docs/state-machine.md (between the BEGIN/END markers).
 
     .venv/bin/python scripts/asl_diagram.py            print the diagram
-    .venv/bin/python scripts/asl_diagram.py --write    refresh it in docs/state-machine.md
-    .venv/bin/python scripts/asl_diagram.py --check    exit 1 if the doc is stale
+    .venv/bin/python scripts/asl_diagram.py --write    refresh it in both documents
+    .venv/bin/python scripts/asl_diagram.py --check    exit 1 if a document is stale
 
-tests/workflow/test_pipeline_definition.py fails when the doc and the definition disagree.
+tests/workflow/test_pipeline_definition.py fails when a document and the definition disagree.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ASL = ROOT / "statemachine" / "pipeline.asl.json"
-DOC = ROOT / "docs" / "state-machine.md"
+DOCS = (ROOT / "README.md", ROOT / "docs" / "state-machine.md")
 BEGIN = "<!-- BEGIN asl_diagram.py: generated from statemachine/pipeline.asl.json -->"
 END = "<!-- END asl_diagram.py -->"
 _SHAPES = {
@@ -78,22 +79,25 @@ def render_doc(doc: str, definition: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help="refresh docs/state-machine.md")
-    group.add_argument("--check", action="store_true", help="exit 1 if the doc is stale")
+    group.add_argument("--write", action="store_true", help="refresh the documents")
+    group.add_argument("--check", action="store_true", help="exit 1 if a document is stale")
     args = parser.parse_args(argv)
     definition = json.loads(ASL.read_text(encoding="utf-8"))
     if not (args.write or args.check):
         sys.stdout.write(mermaid(definition))
         return 0
-    doc = DOC.read_text(encoding="utf-8")
-    fresh = render_doc(doc, definition)
-    if args.check:
-        if fresh != doc:
-            print(f"{DOC} is stale: run python scripts/asl_diagram.py --write", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(fresh, encoding="utf-8")
-    return 0
+    stale = 0
+    for path in DOCS:
+        doc = path.read_text(encoding="utf-8")
+        fresh = render_doc(doc, definition)
+        if fresh == doc:
+            continue
+        if args.check:
+            print(f"{path} is stale: run python scripts/asl_diagram.py --write", file=sys.stderr)
+            stale += 1
+        else:
+            path.write_text(fresh, encoding="utf-8")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

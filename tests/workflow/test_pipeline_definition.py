@@ -82,9 +82,11 @@ def _diagram_script() -> ModuleType:
     return module
 
 
-def test_docs_diagram_is_generated_from_the_definition() -> None:
+@pytest.mark.parametrize("document", ["README.md", "docs/state-machine.md"])
+def test_docs_diagram_is_generated_from_the_definition(document: str) -> None:
     script = _diagram_script()
-    doc = (ROOT / "docs" / "state-machine.md").read_text(encoding="utf-8")
+    doc = (ROOT / document).read_text(encoding="utf-8")
+    assert script.BEGIN in doc
     assert script.render_doc(doc, _definition()) == doc, (
-        "docs/state-machine.md is stale: run .venv/bin/python scripts/asl_diagram.py --write"
+        f"{document} is stale: run .venv/bin/python scripts/asl_diagram.py --write"
     )

@@ -10,6 +10,7 @@ from .sfn_harness import ROOT
 pytestmark = pytest.mark.workflow
 
 
-def test_doc_lists_the_states_of_a_happy_daily_run() -> None:
-    doc = (ROOT / "docs" / "state-machine.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("document", ["README.md", "docs/state-machine.md"])
+def test_doc_lists_the_states_of_a_happy_daily_run(document: str) -> None:
+    doc = (ROOT / document).read_text(encoding="utf-8")
     assert " → ".join(HAPPY_DAILY_RUN) in doc
