@@ -102,6 +102,10 @@ fmt: $(VENV_STAMP) ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+.PHONY: clean
+clean: ## Remove build outputs and the local lake
+	rm -rf build dist $(LAKE) .pytest_cache .mypy_cache .ruff_cache
+
 ##@ Package and deploy (AWS; see docs/deploy.md)
 TF ?= terraform
 TF_ARGS ?=
@@ -119,10 +123,6 @@ deploy: package ## terraform init + apply in terraform/ (variables: terraform/te
 destroy: package ## terraform destroy in terraform/ (Terraform reads the built artifacts even to destroy)
 	$(TF) -chdir=terraform init -input=false
 	$(TF) -chdir=terraform destroy -input=false $(TF_ARGS)
-
-.PHONY: clean
-clean: ## Remove build outputs and the local lake
-	rm -rf build dist $(LAKE) .pytest_cache .mypy_cache .ruff_cache
 
 ##@ State machine
 SFN_LOCAL_PORT ?= 8083

@@ -1,0 +1,280 @@
+variable "aws_region" {
+  description = "AWS region to deploy into. sa-east-1 (Sao Paulo) keeps the data next to B3; any region with Glue, Athena, Step Functions and EventBridge Scheduler works."
+  type        = string
+  default     = "sa-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must look like sa-east-1."
+  }
+}
+
+variable "project" {
+  description = "Name prefix of every resource (lowercase letters, digits and hyphens)."
+  type        = string
+  default     = "b3-quotes"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project))
+    error_message = "project must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags added to every resource (merged into the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "bucket_name" {
+  description = "Name of the lake bucket. Empty: <project>-lake-<account id>-<region>, which is globally unique."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bucket_name == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+}
+
+variable "force_destroy_bucket" {
+  description = "Let `terraform destroy` delete the lake bucket with all its objects and versions. Keep false where the lake holds data you want to keep."
+  type        = bool
+  default     = false
+}
+
+variable "tickers" {
+  description = "B3 tickers the schedule scrapes every weekday (also the scraper's B3_TICKERS default)."
+  type        = list(string)
+  default     = ["PETR4"]
+
+  validation {
+    condition     = length(var.tickers) > 0 && alltrue([for t in var.tickers : can(regex("^[A-Z0-9]{4,12}$", t))])
+    error_message = "tickers must be a non-empty list of upper-case B3 symbols such as PETR4 or VALE3."
+  }
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression of the daily run, evaluated in schedule_timezone. Default: weekdays 19:00, after B3's closing call and after-market."
+  type        = string
+  default     = "cron(0 19 ? * MON-FRI *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be a cron(...) or rate(...) expression."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone the schedule expression is evaluated in (B3's own zone by default, so daylight saving changes need no edit)."
+  type        = string
+  default     = "America/Sao_Paulo"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z_+-]+)*$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA time zone name such as America/Sao_Paulo."
+  }
+}
+
+variable "schedule_enabled" {
+  description = "Whether the daily schedule is ENABLED. false keeps it deployed but DISABLED (manual runs only)."
+  type        = bool
+  default     = true
+}
+
+variable "pandas_layer_arn" {
+  description = "ARN of the AWS SDK for pandas managed layer for python3.12 x86_64 in aws_region (AWSSDKPandas-Python312), which brings pandas and pyarrow to the scraper. The version number differs per region: see https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:AWSSDKPandas-Python312:[0-9]+$", var.pandas_layer_arn))
+    error_message = "pandas_layer_arn must be an AWSSDKPandas-Python312 (x86_64) layer version ARN, e.g. arn:aws:lambda:sa-east-1:336392948345:layer:AWSSDKPandas-Python312:<version>."
+  }
+}
+
+variable "brapi_base_url" {
+  description = "Base URL of the BRAPI API (BRAPI_BASE_URL)."
+  type        = string
+  default     = "https://brapi.dev"
+
+  validation {
+    condition     = can(regex("^https://", var.brapi_base_url))
+    error_message = "brapi_base_url must be an https:// URL."
+  }
+}
+
+variable "brapi_token_parameter_name" {
+  description = "Name of an SSM SecureString parameter holding the BRAPI token, created outside Terraform so the token never lands in state (see docs/deploy.md). Empty: no token (PETR4, VALE3, MGLU3 and ITUB4 answer without one) and no SSM permission."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.brapi_token_parameter_name == "" || can(regex("^/[A-Za-z0-9_.\\-/]+$", var.brapi_token_parameter_name))
+    error_message = "brapi_token_parameter_name must be empty or a fully qualified SSM parameter name starting with '/'."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of both Lambda functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every CloudWatch log group this module creates (Lambda, Step Functions)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "scraper_timeout_seconds" {
+  description = "Timeout of the scraper Lambda. BRAPI answers in well under a second per ticker; the margin covers retries with backoff."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.scraper_timeout_seconds >= 10 && var.scraper_timeout_seconds <= 900
+    error_message = "scraper_timeout_seconds must be between 10 and 900."
+  }
+}
+
+variable "scraper_memory_mb" {
+  description = "Memory of the scraper Lambda (pandas/pyarrow import needs ~250 MB; more memory also means more CPU)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.scraper_memory_mb >= 256 && var.scraper_memory_mb <= 10240
+    error_message = "scraper_memory_mb must be between 256 and 10240."
+  }
+}
+
+variable "scraper_reserved_concurrency" {
+  description = "Reserved concurrency of the scraper: 1 keeps overlapping runs from spending the BRAPI quota twice. Set -1 (unreserved) in accounts whose concurrency quota is still the new-account 10, where nothing can be reserved."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.scraper_reserved_concurrency == -1 || var.scraper_reserved_concurrency >= 1
+    error_message = "scraper_reserved_concurrency must be -1 (unreserved) or at least 1."
+  }
+}
+
+variable "trigger_reserved_concurrency" {
+  description = "Reserved concurrency of the S3 trigger: caps how many executions a burst of dropped manifests starts at once. -1 for unreserved (see scraper_reserved_concurrency)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.trigger_reserved_concurrency == -1 || var.trigger_reserved_concurrency >= 1
+    error_message = "trigger_reserved_concurrency must be -1 (unreserved) or at least 1."
+  }
+}
+
+variable "glue_database" {
+  description = "Glue Data Catalog database holding raw_quotes, quotes_daily and quotes_monthly (the name sql/*.sql queries)."
+  type        = string
+  default     = "b3_lake"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,254}$", var.glue_database))
+    error_message = "glue_database must be lowercase letters, digits and underscores, starting with a letter."
+  }
+}
+
+variable "glue_job_timeout_minutes" {
+  description = "Timeout of the Glue Python shell transform job."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.glue_job_timeout_minutes >= 1 && var.glue_job_timeout_minutes <= 2880
+    error_message = "glue_job_timeout_minutes must be between 1 and 2880."
+  }
+}
+
+variable "glue_job_max_capacity" {
+  description = "DPUs of the Python shell job: 0.0625 (1/16 DPU, 1 GB) or 1 (16 GB). A few tickers of daily bars fit in 1/16 DPU."
+  type        = number
+  default     = 0.0625
+
+  validation {
+    condition     = contains([0.0625, 1], var.glue_job_max_capacity)
+    error_message = "glue_job_max_capacity must be 0.0625 or 1 (the only values a Python shell job accepts)."
+  }
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  description = "Bytes a single query in the workgroup may scan before Athena cancels it (minimum 10 MB). The daily quality query scans a few MB."
+  type        = number
+  default     = 1073741824
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760
+    error_message = "athena_bytes_scanned_cutoff must be at least 10485760 (10 MB), Athena's minimum."
+  }
+}
+
+variable "athena_results_expiration_days" {
+  description = "Days after which Athena query results under athena-results/ are deleted."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.athena_results_expiration_days >= 1
+    error_message = "athena_results_expiration_days must be at least 1."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days a replaced (noncurrent) object version is kept. Reruns rewrite whole Parquet files, so old versions are only an undo window."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "quality_statement_name" {
+  description = "Name of the Athena prepared statement made from sql/quality_check.sql; the state machine runs EXECUTE <name>."
+  type        = string
+  default     = "quality_check"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,255}$", var.quality_statement_name))
+    error_message = "quality_statement_name must be a SQL identifier (letters, digits, underscores)."
+  }
+}
+
+variable "sfn_log_level" {
+  description = "Step Functions execution log level (ALL, ERROR, FATAL). ALL costs cents at one run a day and shows every state's input and output."
+  type        = string
+  default     = "ALL"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL"], var.sfn_log_level)
+    error_message = "sfn_log_level must be ALL, ERROR or FATAL."
+  }
+}
+
+variable "alert_email" {
+  description = "E-mail address subscribed to the failure topic (AWS sends a confirmation mail first). Empty: no subscription."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be empty or an e-mail address."
+  }
+}

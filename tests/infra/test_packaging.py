@@ -1,0 +1,151 @@
+"""`make package` (scripts/package.py): reproducible artifacts with the right contents.
+
+These tests run pip (downloading the pinned wheels once per session into a temporary
+wheelhouse), so they need the package index like `make package` does.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scripts import package
+
+from tests.infra import _hcl
+
+pytestmark = pytest.mark.infra
+
+
+# Provided by the Lambda runtime (boto3) or the AWS SDK for pandas layer.
+RUNTIME_OR_LAYER = {"boto3", "botocore", "pandas", "pyarrow", "numpy", "awswrangler"}
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wheelhouse")
+
+
+@pytest.fixture
+def fixed_epoch(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    yield 1700000000
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _top_level(archive: zipfile.ZipFile) -> set[str]:
+    return {name.split("/")[0] for name in archive.namelist()}
+
+
+def _assert_normalized(archive: zipfile.ZipFile, epoch: int) -> None:
+    names = archive.namelist()
+    assert names == sorted(names, key=package._zip_order)
+    stamp = time.gmtime(epoch)[:6]
+    for info in archive.infolist():
+        assert info.date_time == stamp, info.filename
+        assert info.external_attr >> 16 == 0o100644, info.filename
+        assert "__pycache__" not in info.filename and not info.filename.endswith(".pyc")
+
+
+def _assert_function_zip(path: Path, epoch: int) -> None:
+    with zipfile.ZipFile(path) as archive:
+        _assert_normalized(archive, epoch)
+        names = set(archive.namelist())
+        top = _top_level(archive)
+    assert "handler.py" in names, "the handler must sit at the zip root"
+    assert "b3pipeline/__init__.py" in names
+    assert "b3pipeline/py.typed" in names
+    assert "aws_lambda_powertools" in top
+    leaked = {name for name in top if name.split("-")[0].lower() in package.FORBIDDEN_TOP_LEVEL}
+    assert leaked == set(), "pandas/pyarrow/numpy/boto3 come from the layer and runtime"
+    assert "bin" not in top
+
+
+def test_function_zip_is_reproducible(tmp_path: Path, wheelhouse: Path, fixed_epoch: int) -> None:
+    # A stand-in handler, so this runs whether or not the real handlers exist yet.
+    source = tmp_path / "fn"
+    source.mkdir()
+    (source / "handler.py").write_text("def lambda_handler(event, context):\n    return event\n")
+    spec = package.FunctionSpec("scraper", source, package.FUNCTIONS["scraper"].pins)
+    first = package.build_function(spec, tmp_path / "a", wheelhouse, fixed_epoch)
+    # Touch every input: mtimes must not leak into the zip.
+    (source / "handler.py").touch()
+    second = package.build_function(spec, tmp_path / "b", wheelhouse, fixed_epoch)
+    assert _digest(first) == _digest(second)
+    _assert_function_zip(first, fixed_epoch)
+    with zipfile.ZipFile(first) as archive:
+        assert {"requests", "urllib3", "certifi", "idna", "charset_normalizer"} <= _top_level(
+            archive
+        )
+
+
+@pytest.mark.parametrize("name", sorted(package.FUNCTIONS))
+def test_real_function_zip(name: str, tmp_path: Path, wheelhouse: Path, fixed_epoch: int) -> None:
+    spec = package.FUNCTIONS[name]
+    handler = spec.source / "handler.py"
+    if not handler.is_file():
+        pytest.skip(f"{handler.relative_to(_hcl.ROOT)} is not written yet")
+    built = package.build(tmp_path, [name], wheelhouse)
+    assert built == [tmp_path / spec.zip_name]
+    again = package.build(tmp_path / "again", [name], wheelhouse)
+    assert _digest(built[0]) == _digest(again[0])
+    _assert_function_zip(built[0], fixed_epoch)
+
+    # Every module the handler imports is in the zip, the standard library, or the runtime.
+    with zipfile.ZipFile(built[0]) as archive:
+        available = {part.removesuffix(".py") for part in _top_level(archive)}
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(handler.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    unresolved = imported - available - set(sys.stdlib_module_names) - RUNTIME_OR_LAYER
+    assert unresolved == set(), f"{name} imports modules its zip does not carry"
+
+
+def test_core_wheel_is_reproducible(tmp_path: Path, fixed_epoch: int) -> None:
+    first = package.build_core_wheel(tmp_path / "a", fixed_epoch)
+    second = package.build_core_wheel(tmp_path / "b", fixed_epoch)
+    assert first.name == package.core_wheel_name() == "b3pipeline-0.1.0-py3-none-any.whl"
+    assert _digest(first) == _digest(second)
+    with zipfile.ZipFile(first) as archive:
+        _assert_normalized(archive, fixed_epoch)
+        names = set(archive.namelist())
+    assert "b3pipeline/__init__.py" in names
+    assert "b3pipeline-0.1.0.dist-info/RECORD" in names
+    assert not any(name.startswith(("tests/", "functions/", "glue/")) for name in names)
+
+
+def test_glue_script_is_copied(tmp_path: Path) -> None:
+    if not package.GLUE_SCRIPT.is_file():
+        pytest.skip("glue/transform_job.py is not written yet")
+    (built,) = package.build(tmp_path, ["glue"])
+    assert built == tmp_path / package.GLUE_SCRIPT_OUT
+    assert built.read_bytes() == package.GLUE_SCRIPT.read_bytes()
+
+
+def test_missing_handler_fails_with_a_clear_message(tmp_path: Path, wheelhouse: Path) -> None:
+    spec = package.FunctionSpec("ghost", tmp_path / "nowhere", ())
+    with pytest.raises(package.PackageError, match=r"handler\.py is missing"):
+        package.build_function(spec, tmp_path, wheelhouse, package.ZIP_EPOCH)
+
+
+def test_source_date_epoch_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert package.source_date_epoch() == package.ZIP_EPOCH
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert package.source_date_epoch() == 1700000000
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert package.source_date_epoch() == package.ZIP_EPOCH  # zip cannot go before 1980
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
+    with pytest.raises(package.PackageError):
+        package.source_date_epoch()
