@@ -15,7 +15,6 @@ import pytest
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from tests.support.fake_http import FakeAdapter, fake_session, json_response, text_response
 from urllib3.util import Retry
 
 from b3pipeline import brapi
@@ -31,6 +30,7 @@ from b3pipeline.errors import (
     InvalidDateRangeError,
     InvalidTickerError,
 )
+from tests.support.fake_http import FakeAdapter, fake_session, json_response, text_response
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brapi_quote_petr4_5d.json"
 FIXTURE_DATES = [date(2025, 8, d) for d in (25, 26, 27, 28, 29)]
