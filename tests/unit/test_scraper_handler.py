@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -16,25 +14,12 @@ import pytest
 from moto import mock_aws
 
 from b3pipeline.errors import InvalidRequestError, SettingsError
+from tests.support.modules import FakeLambdaContext, load_module
 from tests.support.quotes import StaticQuoteSource, make_bars
-
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "functions" / "scraper" / "handler.py"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "b3-scraper"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:b3-scraper"
-    aws_request_id: str = "req-1"
 
 
 def _load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scraper_handler_under_test", HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("functions/scraper/handler.py", "scraper_handler_under_test")
 
 
 @pytest.fixture
@@ -64,7 +49,9 @@ def test_returns_design_output_and_writes_the_lake(
 ) -> None:
     _fake_client(handler, monkeypatch)
     event = {"tickers": ["PETR4"], "run_date": "2025-08-28", "execution_arn": "arn:exec"}
-    output: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+    output: dict[str, Any] = handler.lambda_handler(
+        event, FakeLambdaContext(function_name="b3-scraper")
+    )
     assert set(output) == {"tickers", "dates", "rows", "manifest_key"}
     assert (
         output["tickers"] == ["PETR4"] and output["dates"] == ["2025-08-28"] and output["rows"] == 1
@@ -92,7 +79,9 @@ def test_token_is_read_from_ssm_securestring(
         boto3.client("ssm").put_parameter(
             Name="/b3/brapi-token", Value="s3cr3t", Type="SecureString"
         )
-        module.lambda_handler({"tickers": ["PETR4"], "run_date": None}, FakeContext())
+        module.lambda_handler(
+            {"tickers": ["PETR4"], "run_date": None}, FakeLambdaContext(function_name="b3-scraper")
+        )
     assert tokens == ["s3cr3t"]
 
 
@@ -102,7 +91,7 @@ def test_missing_lake_uri_fails_loudly(
     monkeypatch.delenv("LAKE_URI")
     module = _load_handler()
     with pytest.raises(SettingsError, match="LAKE_URI"):
-        module.lambda_handler({"tickers": ["PETR4"]}, FakeContext())
+        module.lambda_handler({"tickers": ["PETR4"]}, FakeLambdaContext(function_name="b3-scraper"))
 
 
 def test_bad_event_is_rejected_before_any_work(
@@ -110,5 +99,8 @@ def test_bad_event_is_rejected_before_any_work(
 ) -> None:
     _fake_client(handler, monkeypatch)
     with pytest.raises(InvalidRequestError, match="run_date"):
-        handler.lambda_handler({"tickers": ["PETR4"], "run_date": "yesterday"}, FakeContext())
+        handler.lambda_handler(
+            {"tickers": ["PETR4"], "run_date": "yesterday"},
+            FakeLambdaContext(function_name="b3-scraper"),
+        )
     assert not (tmp_path / "lake" / "raw").exists()

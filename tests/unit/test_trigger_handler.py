@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -18,9 +15,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from b3pipeline.errors import ManifestError, SettingsError, WorkflowStartError
+from tests.support.modules import REPO_ROOT, FakeLambdaContext, load_module
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENT = ROOT / "tests" / "fixtures" / "events" / "s3_manifest_created.json"
+EVENT = REPO_ROOT / "tests" / "fixtures" / "events" / "s3_manifest_created.json"
 BUCKET = "b3-lake"
 KEY = "raw/_manifests/backfill 2025-08-04/_manifest.json"  # the event carries it URL-encoded
 MANIFEST = {
@@ -33,23 +30,9 @@ MANIFEST = {
 }
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "b3-trigger"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:b3-trigger"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-
 @pytest.fixture(scope="module")
 def handler() -> ModuleType:
-    path = ROOT / "functions" / "trigger" / "handler.py"
-    spec = importlib.util.spec_from_file_location("b3_trigger_handler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["b3_trigger_handler"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module("functions/trigger/handler.py", "b3_trigger_handler")
 
 
 @dataclass
@@ -110,7 +93,7 @@ def test_backfill_manifest_starts_one_execution_with_designs_input(
     handler: ModuleType, aws: Aws
 ) -> None:
     event = _event(aws, body=json.dumps(MANIFEST).encode())
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
 
     [outcome] = result["results"]
     assert outcome["outcome"] == "started"
@@ -129,8 +112,8 @@ def test_backfill_manifest_starts_one_execution_with_designs_input(
 
 def test_duplicate_event_starts_nothing_new(handler: ModuleType, aws: Aws) -> None:
     event = _event(aws, body=json.dumps(MANIFEST).encode())
-    first = handler.lambda_handler(event, FakeContext())
-    second = handler.lambda_handler(event, FakeContext())
+    first = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
+    second = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
     assert first["results"][0]["execution_name"] == second["results"][0]["execution_name"]
     assert len(_executions(aws)) == 1
 
@@ -145,7 +128,7 @@ def test_execution_already_exists_is_success(
 
     monkeypatch.setattr(handler, "_clients", lambda: (aws.s3, ClosedExecutionSfn()))
     event = _event(aws, body=json.dumps(MANIFEST).encode())
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
     assert result["results"][0]["outcome"] == "already_started"
 
 
@@ -155,19 +138,21 @@ def test_other_start_errors_raise_a_project_error(
     monkeypatch.setenv("STATE_MACHINE_ARN", aws.state_machine_arn + "-gone")
     event = _event(aws, body=json.dumps(MANIFEST).encode())
     with pytest.raises(WorkflowStartError, match="STATE_MACHINE_ARN"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
 
 
 def test_scraper_manifest_is_skipped(handler: ModuleType, aws: Aws) -> None:
     body = json.dumps({**MANIFEST, "producer": "scraper", "execution_arn": "arn:x"}).encode()
-    result = handler.lambda_handler(_event(aws, body=body), FakeContext())
+    result = handler.lambda_handler(
+        _event(aws, body=body), FakeLambdaContext(function_name="b3-trigger")
+    )
     assert result["results"][0]["outcome"] == "skipped"
     assert _executions(aws) == []
 
 
 def test_other_keys_are_ignored_without_reading_them(handler: ModuleType, aws: Aws) -> None:
     event = _event(aws, key="raw/quotes/dt=2025-08-04/ticker=PETR4/quotes.parquet")
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
     assert result["results"][0]["outcome"] == "ignored"
     assert _executions(aws) == []
 
@@ -175,14 +160,14 @@ def test_other_keys_are_ignored_without_reading_them(handler: ModuleType, aws: A
 def test_malformed_manifest_raises(handler: ModuleType, aws: Aws) -> None:
     event = _event(aws, body=b'{"run_id": "x", "producer": "backfill"')
     with pytest.raises(ManifestError, match="not valid JSON"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
     assert _executions(aws) == []
 
 
 def test_unreadable_manifest_raises(handler: ModuleType, aws: Aws) -> None:
     event = _event(aws)  # never put: NoSuchKey
     with pytest.raises(ManifestError, match="s3:GetObject"):
-        handler.lambda_handler(event, FakeContext())
+        handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
 
 
 def test_missing_state_machine_arn_fails_first(
@@ -190,4 +175,7 @@ def test_missing_state_machine_arn_fails_first(
 ) -> None:
     monkeypatch.delenv("STATE_MACHINE_ARN")
     with pytest.raises(SettingsError, match="STATE_MACHINE_ARN"):
-        handler.lambda_handler(_event(aws, body=json.dumps(MANIFEST).encode()), FakeContext())
+        handler.lambda_handler(
+            _event(aws, body=json.dumps(MANIFEST).encode()),
+            FakeLambdaContext(function_name="b3-trigger"),
+        )

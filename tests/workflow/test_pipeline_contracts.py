@@ -5,9 +5,7 @@ The parameters come from TaskScheduled events of real executions (see sfn_harnes
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from b3pipeline.tickers import parse_tickers
+from tests.support.modules import load_module
 
 from .cases import CASES
 from .sfn_harness import ROOT, Engine
@@ -22,24 +21,14 @@ from .sfn_harness import ROOT, Engine
 pytestmark = pytest.mark.workflow
 
 
-def _load(relative: str, name: str) -> ModuleType:
-    path = ROOT / relative
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None, f"cannot import {path}"
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def scraper_handler() -> ModuleType:
-    return _load("functions/scraper/handler.py", "b3_scraper_handler_contract")
+    return load_module("functions/scraper/handler.py", "b3_scraper_handler_contract")
 
 
 @pytest.fixture(scope="module")
 def glue_entry() -> ModuleType:
-    return _load("glue/transform_job.py", "b3_glue_transform_job_contract")
+    return load_module("glue/transform_job.py", "b3_glue_transform_job_contract")
 
 
 @pytest.mark.parametrize("test_case", ["HappyScheduledRun", "ScraperThrottledThenSucceeds"])

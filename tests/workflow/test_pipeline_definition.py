@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,6 +9,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.support.modules import load_module
 
 from .sfn_harness import ASL_PATH, PLACEHOLDERS, ROOT, placeholders_in, render_definition
 
@@ -74,12 +75,7 @@ def test_asl_validator_accepts_raw_and_rendered_definition() -> None:
 
 
 def _diagram_script() -> ModuleType:
-    path = ROOT / "scripts" / "asl_diagram.py"
-    spec = importlib.util.spec_from_file_location("asl_diagram", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("scripts/asl_diagram.py", "asl_diagram")
 
 
 @pytest.mark.parametrize("document", ["README.md", "docs/state-machine.md"])
