@@ -17,7 +17,7 @@ import contextlib
 import os
 import posixpath
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -223,7 +223,3 @@ class Lake:
             return dataset.to_table()
         except (OSError, pa.ArrowInvalid) as exc:
             raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
-
-
-def keys_of(partitions: Iterable[Partition]) -> list[str]:
-    return [p.key for p in partitions]
