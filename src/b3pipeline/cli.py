@@ -1,7 +1,8 @@
 """`b3pipeline`: run the pipeline, backfill a window, or query the local catalog.
 
 Thin adapter: parses arguments, reads settings once, calls the core, prints the outcome.
-Expected failures print one line (`error: ...`) and exit 1; usage errors exit 2.
+Expected failures print `error: ...` (one line; a SQL error from `query` may add DuckDB's
+pointer to the offending token) and exit 1; usage errors exit 2.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any, Optional
 
 from b3pipeline.brapi import BrapiClient
 from b3pipeline.catalog import LocalCatalog, QueryResult
-from b3pipeline.errors import B3PipelineError, InvalidDateRangeError, QueryError
+from b3pipeline.errors import (
+    B3PipelineError,
+    InvalidDateRangeError,
+    InvalidTickerError,
+    QueryError,
+)
 from b3pipeline.lake import Lake
 from b3pipeline.pipeline import PipelineResult, run_pipeline
 from b3pipeline.settings import Settings
@@ -32,6 +38,13 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-08-29") from exc
+
+
+def _tickers(text: str) -> list[str]:
+    try:
+        return parse_tickers(text)
+    except InvalidTickerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_tickers(command: argparse.ArgumentParser) -> None:
         command.add_argument(
             "--tickers",
-            type=parse_tickers,
+            type=_tickers,
             help="comma-separated B3 tickers, e.g. PETR4,VALE3 (default: $B3_TICKERS or PETR4)",
         )
 

@@ -1,0 +1,170 @@
+"""The `b3pipeline` command: arguments, exit codes, one-line errors and output formats."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from b3pipeline import cli
+from b3pipeline.quality import QualityReport
+from tests.support.quotes import StaticQuoteSource, make_bars
+
+BARS = make_bars("PETR4", date(2025, 8, 25), 5)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LAKE_URI", "B3_TICKERS", "BRAPI_TOKEN", "BRAPI_BASE_URL", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def source(monkeypatch: pytest.MonkeyPatch) -> StaticQuoteSource:
+    """BRAPI replaced by in-memory bars (unit tests have no network)."""
+    fake = StaticQuoteSource(list(BARS))
+    monkeypatch.setattr(cli, "_client", lambda settings: fake)
+    return fake
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_run_prints_summary_and_quality(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "--tickers", "petr4", "--lake", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Scraped 5 rows for PETR4 (2025-08-25..2025-08-29)" in out
+    assert "Quality check passed: 0 violations" in out
+    assert (tmp_path / "reports" / "quotes_2025-08-29.png").exists()
+    assert source.calls == [(["PETR4"], None, None)]
+
+
+def test_date_and_window_reach_the_source(source: StaticQuoteSource, tmp_path: Path) -> None:
+    assert cli.main(["run", "--date", "2025-08-27", "--lake", str(tmp_path)]) == 0
+    window = ["--start", "2025-08-26", "--end", "2025-08-28"]
+    assert cli.main(["run", *window, "--lake", str(tmp_path)]) == 0
+    assert [c[1:] for c in source.calls] == [
+        (date(2025, 8, 27), date(2025, 8, 27)),
+        (date(2025, 8, 26), date(2025, 8, 28)),
+    ]
+
+
+def test_lake_and_tickers_come_from_settings(
+    source: StaticQuoteSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKE_URI", str(tmp_path / "from-env"))
+    monkeypatch.setenv("B3_TICKERS", "PETR4")
+    assert cli.main(["run"]) == 0
+    assert (tmp_path / "from-env" / "raw" / "quotes").is_dir()
+
+
+def test_no_trading_day_exits_zero(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "--date", "2025-08-30", "--lake", str(tmp_path)]) == 0
+    assert "No trading day" in capsys.readouterr().out
+    assert not (tmp_path / "refined").exists()
+
+
+def test_failed_quality_gate_exits_one_with_the_counts(
+    source: StaticQuoteSource,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def failing_gate(catalog: object, start: date, end: date, tickers: list[str]) -> QualityReport:
+        counts = {"bad_prices": 2, "bad_volumes": 0, "total_violations": 2}
+        return QualityReport(start=start, end=end, tickers=tickers, counts=counts)
+
+    monkeypatch.setattr("b3pipeline.pipeline.run_quality_check", failing_gate)
+    assert cli.main(["run", "--lake", str(tmp_path)]) == 1
+    err = _one_line_error(capsys)
+    assert "quality check failed for 2025-08-25..2025-08-29: bad_prices=2" in err
+
+
+def test_missing_lake_names_the_setting(
+    source: StaticQuoteSource, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run"]) == 1
+    assert "LAKE_URI is not set" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--start", "2025-08-26"], "both --start and --end"),
+        (["run", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    source: StaticQuoteSource,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    assert cli.main([*argv, "--lake", str(tmp_path / "lake")]) == 1
+    assert message in _one_line_error(capsys)
+    assert source.calls == []
+    assert not (tmp_path / "lake" / "raw").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--date", "29/08/2025"], "is not a date like 2025-08-29"),
+        (["run", "--tickers", "PETR4,BAD-1"], "'BAD-1' is not a B3 ticker"),
+        (["backfill", "--start", "2025-08-01"], "the following arguments are required: --end"),
+    ],
+)
+def test_malformed_arguments_are_usage_errors(
+    source: StaticQuoteSource, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert source.calls == []
+
+
+def test_query_formats(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "--lake", str(tmp_path)]) == 0
+    capsys.readouterr()
+    sql = "SELECT trade_date, close_price FROM quotes_daily ORDER BY trade_date DESC LIMIT 2"
+    expected = sorted(BARS, key=lambda b: b.trade_date, reverse=True)[:2]
+
+    assert cli.main(["query", sql, "--format", "json", "--lake", str(tmp_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"trade_date": str(b.trade_date), "close_price": b.close} for b in expected]
+
+    assert cli.main(["query", sql, "--format", "csv", "--lake", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "trade_date,close_price",
+        *(f"{b.trade_date},{b.close}" for b in expected),
+    ]
+
+    assert cli.main(["query", sql, "--lake", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["trade_date", "close_price"]
+    assert table[2].split() == [str(expected[0].trade_date), str(expected[0].close)]
+    assert table[-1] == "(2 rows)"
+
+
+def test_query_errors_exit_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["query", "SELECT nope FROM quotes_daily", "--lake", str(tmp_path)]) == 1
+    first, *pointer = capsys.readouterr().err.splitlines()
+    assert first.startswith("error: the query failed on the local catalog:") and "nope" in first
+    assert any("^" in line for line in pointer)  # DuckDB's pointer to the bad token stays
+    assert (
+        cli.main(["query", "--file", str(tmp_path / "missing.sql"), "--lake", str(tmp_path)]) == 1
+    )
+    assert "cannot read the query file" in _one_line_error(capsys)
