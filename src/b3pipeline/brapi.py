@@ -335,9 +335,10 @@ class BrapiClient:
                     f"{what} timed out after {self.timeout:g} s on every attempt; this is "
                     "transient: retry later"
                 ) from exc
+            cause = type(_retry_reason(exc) or exc).__name__
             raise BrapiUnavailableError(
-                f"{what}: could not reach {self.base_url} ({type(exc).__name__}) after every "
-                "retry; this is transient: retry later (check BRAPI_BASE_URL if it persists)"
+                f"{what}: could not reach {self.base_url} ({cause}) after every retry; this is "
+                "transient: retry later (check BRAPI_BASE_URL and the network if it persists)"
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise BrapiError(
@@ -365,8 +366,18 @@ def _is_timeout(exc: requests.exceptions.RequestException) -> bool:
     ConnectionError wrapping urllib3's MaxRetryError whose reason is the timeout)."""
     if isinstance(exc, requests.exceptions.Timeout):
         return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    reason = _retry_reason(exc)
+    # urllib3's NewConnectionError (refused, unresolvable host) subclasses its
+    # ConnectTimeoutError for historical reasons; it is not a timeout.
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return False
     return isinstance(reason, urllib3.exceptions.TimeoutError)
+
+
+def _retry_reason(exc: requests.exceptions.RequestException) -> Optional[BaseException]:
+    """The last underlying error when requests wraps urllib3's MaxRetryError."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return reason if isinstance(reason, BaseException) else None
 
 
 def _snippet(text: str) -> str:

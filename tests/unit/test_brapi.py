@@ -405,6 +405,17 @@ def test_error_in_second_ticker_returns_nothing(payload: dict[str, Any]) -> None
             ),
             "timed out",
         ),
+        (
+            # urllib3's NewConnectionError subclasses ConnectTimeoutError: not a timeout.
+            requests.exceptions.ConnectionError(
+                urllib3.exceptions.MaxRetryError(
+                    None,  # type: ignore[arg-type]
+                    "/api/quote/PETR4",
+                    urllib3.exceptions.NewConnectionError(None, "Failed to resolve 'brapi.dev'"),  # type: ignore[arg-type]
+                )
+            ),
+            r"could not reach .*\(NewConnectionError\)",
+        ),
     ],
 )
 def test_transport_failures_become_unavailable_from_the_cause(
