@@ -70,14 +70,29 @@ class Partition:
     key: str
 
 
-def _s3_filesystem() -> pafs.S3FileSystem:
-    # The standard AWS endpoint variables let the same code reach moto or LocalStack.
+def _s3_filesystem(bucket: str) -> pafs.S3FileSystem:
+    """pyarrow's S3 client configured from the standard AWS variables.
+
+    The region comes from AWS_REGION / AWS_DEFAULT_REGION (Lambda and Glue set them), else
+    from the bucket itself; a wrong region would make every request fail. The endpoint
+    variables let the same code reach moto, LocalStack or another S3-compatible store.
+    """
+    options: dict[str, str] = {}
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
-        scheme = "http" if endpoint.startswith("http://") else "https"
-        host = endpoint.split("://", 1)[-1]
-        return pafs.S3FileSystem(endpoint_override=host, scheme=scheme)
-    return pafs.S3FileSystem()
+        options["scheme"] = "http" if endpoint.startswith("http://") else "https"
+        options["endpoint_override"] = endpoint.split("://", 1)[-1]
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region and not endpoint:
+        try:
+            region = pafs.resolve_s3_region(bucket)
+        except OSError as exc:
+            raise LakeError(
+                f"cannot find the region of bucket {bucket!r}: {exc}; set AWS_REGION"
+            ) from exc
+    if region:
+        options["region"] = region
+    return pafs.S3FileSystem(**options)
 
 
 class Lake:
@@ -97,7 +112,8 @@ class Lake:
             root = uri[len("s3://") :].strip("/")
             if not root:
                 raise LakeError(f"{uri!r} names no bucket: use s3://bucket[/prefix]")
-            return cls(uri.rstrip("/"), filesystem or _s3_filesystem(), root)
+            bucket = root.split("/", 1)[0]
+            return cls(uri.rstrip("/"), filesystem or _s3_filesystem(bucket), root)
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")
         root = str(Path(uri).resolve())

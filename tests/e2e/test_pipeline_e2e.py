@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pyarrow.dataset as ds
 import pytest
 
@@ -278,3 +279,30 @@ def test_query_runs_athena_sql_on_the_local_catalog(
     assert lines[0].startswith("ticker,trade_date,close_price") and lines[1].startswith(
         "PETR4,2022-09-09,"
     )
+
+
+def test_run_on_an_s3_lake(
+    brapi_url: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--lake s3://...` through the standard AWS variables, against moto's S3 server."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": f"http://{moto_endpoint}",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=f"http://{moto_endpoint}", region_name="us-east-1")
+    s3.create_bucket(Bucket="b3-cli-lake")
+
+    assert main(["run", "--lake", "s3://b3-cli-lake/lake"]) == 0
+    assert main(["run", "--lake", str(tmp_path / "local")]) == 0
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="b3-cli-lake")["Contents"]]
+    local = sorted(
+        str(p.relative_to(tmp_path / "local")) for p in (tmp_path / "local").rglob("*.parquet")
+    )
+    assert sorted(k[len("lake/") :] for k in keys if k.endswith(".parquet")) == local
+    assert any(k.startswith("lake/raw/_manifests/") for k in keys)
+    assert "lake/reports/quotes_2022-09-09.png" in keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pyarrow.fs as pafs
 import pytest
-from moto.server import ThreadedMotoServer
 
 from b3pipeline import lake as lake_module
 from b3pipeline.lake import Lake
@@ -28,19 +26,8 @@ TICKERS = ["PETR4", "VALE3"]
 START, END = date(2024, 5, 27), date(2024, 7, 3)
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -49,7 +36,7 @@ def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
     }.items():
         monkeypatch.setenv(name, value)
     client: S3Client = boto3.client(
-        "s3", endpoint_url=f"http://{endpoint}", region_name="us-east-1"
+        "s3", endpoint_url=f"http://{moto_endpoint}", region_name="us-east-1"
     )
     client.create_bucket(Bucket=BUCKET)
     return client
@@ -86,11 +73,11 @@ def _table(lake: Lake, monthly: bool) -> list[dict[str, Any]]:
 
 
 def test_transform_on_s3_equals_the_same_run_on_a_local_lake(
-    endpoint: str, s3: S3Client, tmp_path: Path
+    moto_endpoint: str, s3: S3Client, tmp_path: Path
 ) -> None:
     prefix = "lake-vs-local"
     history = two_ticker_history()
-    s3_lake = _s3_lake(endpoint, prefix)
+    s3_lake = _s3_lake(moto_endpoint, prefix)
     local_lake = Lake.open(str(tmp_path / "lake"))
     raw_keys = write_raw(s3_lake, history)
     write_raw(local_lake, history)
@@ -124,9 +111,9 @@ def test_transform_on_s3_equals_the_same_run_on_a_local_lake(
     assert any(row["sma_50"] is not None for row in daily)
 
 
-def test_a_rerun_on_s3_replaces_files_without_duplicates(endpoint: str, s3: S3Client) -> None:
+def test_a_rerun_on_s3_replaces_files_without_duplicates(moto_endpoint: str, s3: S3Client) -> None:
     prefix = "lake-rerun"
-    s3_lake = _s3_lake(endpoint, prefix)
+    s3_lake = _s3_lake(moto_endpoint, prefix)
     history = two_ticker_history()
     write_raw(s3_lake, history[history["ticker"] == "VALE3"])
     first = run_transform(s3_lake, ["VALE3"], START, START, now=NOW)
