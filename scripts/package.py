@@ -56,6 +56,9 @@ REQUESTS_PINS = (
     "certifi==2026.10.19.post1",
     "charset-normalizer==3.5.3",
 )
+# zoneinfo's America/Sao_Paulo for BRAPI trade dates: Lambda's base image may have no
+# system time-zone database, and the core must not depend on the layer carrying one.
+TZDATA_PINS = ("tzdata==2026.6",)
 
 # Provided by the runtime or the layer: never inside a function zip.
 FORBIDDEN_TOP_LEVEL = frozenset({"pandas", "pyarrow", "numpy", "boto3", "botocore", "s3transfer"})
@@ -74,7 +77,7 @@ class FunctionSpec:
 
 FUNCTIONS: Mapping[str, FunctionSpec] = {
     "scraper": FunctionSpec(
-        "scraper", ROOT / "functions" / "scraper", POWERTOOLS_PINS + REQUESTS_PINS
+        "scraper", ROOT / "functions" / "scraper", POWERTOOLS_PINS + REQUESTS_PINS + TZDATA_PINS
     ),
     "trigger": FunctionSpec("trigger", ROOT / "functions" / "trigger", POWERTOOLS_PINS),
 }

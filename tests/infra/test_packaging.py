@@ -82,9 +82,14 @@ def test_function_zip_is_reproducible(tmp_path: Path, wheelhouse: Path, fixed_ep
     assert _digest(first) == _digest(second)
     _assert_function_zip(first, fixed_epoch)
     with zipfile.ZipFile(first) as archive:
-        assert {"requests", "urllib3", "certifi", "idna", "charset_normalizer"} <= _top_level(
-            archive
-        )
+        assert {
+            "requests",
+            "urllib3",
+            "certifi",
+            "idna",
+            "charset_normalizer",
+            "tzdata",
+        } <= _top_level(archive)
 
 
 @pytest.mark.parametrize("name", sorted(package.FUNCTIONS))

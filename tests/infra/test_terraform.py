@@ -343,9 +343,10 @@ def test_zip_pins_match_pyproject() -> None:
         if "==" in requirement and "[" not in requirement.split("==")[0]
     }
     zip_pins = dict(
-        pin.lower().split("==") for pin in package.POWERTOOLS_PINS + package.REQUESTS_PINS
+        pin.lower().split("==")
+        for pin in package.POWERTOOLS_PINS + package.REQUESTS_PINS + package.TZDATA_PINS
     )
-    for name in ("aws-lambda-powertools", "requests"):
+    for name in ("aws-lambda-powertools", "requests", "tzdata"):
         assert zip_pins[name] == project_pins[name], f"{name} pinned differently in package.py"
 
 
