@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import sqlglot
 import sqlglot.errors
 
@@ -96,18 +95,10 @@ class LocalCatalog:
 
     def _dataset(self, table: TableSpec) -> Any:
         full_schema = pa.schema(list(table.columns) + list(table.partitioning))
-        partitioning = ds.partitioning(table.partitioning, flavor="hive")
         files = self.lake.list_keys(table.location)
         if not files:
             return full_schema.empty_table()
-        return ds.dataset(
-            [self.lake.path(key) for key in files],
-            schema=full_schema,
-            filesystem=self.lake.filesystem,
-            format="parquet",
-            partitioning=partitioning,
-            partition_base_dir=self.lake.path(table.location),
-        )
+        return self.lake.dataset(table.location, files, table.partitioning, schema=full_schema)
 
     def run_sql(self, sql: str, parameters: Optional[Sequence[Any]] = None) -> QueryResult:
         """Run one Athena-dialect statement (with positional `?` parameters)."""

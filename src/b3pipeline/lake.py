@@ -219,6 +219,29 @@ class Lake:
                 partitions.append(Partition(values=values, key=key))
         return partitions
 
+    def dataset(
+        self,
+        table: str,
+        keys: Sequence[str],
+        partitioning: pa.Schema,
+        schema: Optional[pa.Schema] = None,
+    ) -> ds.Dataset:
+        """A pyarrow dataset over the given files of a table, partition columns from folders.
+
+        `schema` fixes the columns (files plus partitions) instead of inferring them.
+        """
+        try:
+            return ds.dataset(
+                [self.path(key) for key in keys],
+                schema=schema,
+                filesystem=self.filesystem,
+                format="parquet",
+                partitioning=ds.partitioning(partitioning, flavor="hive"),
+                partition_base_dir=self.path(table),
+            )
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
+
     def read_partitions(
         self, table: str, partitions: Sequence[Partition], partitioning: pa.Schema
     ) -> Optional[pa.Table]:
@@ -228,14 +251,8 @@ class Lake:
         """
         if not partitions:
             return None
+        dataset = self.dataset(table, [p.key for p in partitions], partitioning)
         try:
-            dataset = ds.dataset(
-                [self.path(p.key) for p in partitions],
-                filesystem=self.filesystem,
-                format="parquet",
-                partitioning=ds.partitioning(partitioning, flavor="hive"),
-                partition_base_dir=self.path(table),
-            )
             return dataset.to_table()
         except (OSError, pa.ArrowInvalid) as exc:
             raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
