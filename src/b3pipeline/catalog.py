@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,6 +23,7 @@ from b3pipeline import lake as lake_layout
 from b3pipeline import schema
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake
+from b3pipeline.tickers import tickers_json
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -57,6 +59,15 @@ class QueryResult:
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def window_parameters(start: date, end: date, tickers: Sequence[str]) -> list[str]:
+    """The `?` values of a query over a run's window: first date, last date, tickers.
+
+    Plain text, in the order quality_check.sql takes them (dates 'YYYY-MM-DD', tickers as
+    JSON array text); Athena's ExecutionParameters carry the same values as SQL literals.
+    """
+    return [start.isoformat(), end.isoformat(), tickers_json(tickers)]
 
 
 def read_sql_file(name: str) -> str:

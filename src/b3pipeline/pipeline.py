@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Optional
 
-from b3pipeline.catalog import LocalCatalog
+from b3pipeline.catalog import LocalCatalog, window_parameters
 from b3pipeline.errors import QualityCheckError
 from b3pipeline.lake import Lake
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.quality import QualityReport, run_quality_check
 from b3pipeline.report import write_chart
 from b3pipeline.scrape import ProgressCallback, QuoteSource, ScrapeResult, scrape
-from b3pipeline.tickers import tickers_json
 from b3pipeline.transform import TransformResult, run_transform
 
 _SUMMARY_SQL = """
@@ -84,8 +83,7 @@ def run_pipeline(
     with LocalCatalog(lake) as catalog:
         quality = run_quality_check(catalog, window_start, window_end, scraped.tickers)
         summary = catalog.run_sql(
-            _SUMMARY_SQL,
-            [window_start.isoformat(), window_end.isoformat(), tickers_json(scraped.tickers)],
+            _SUMMARY_SQL, window_parameters(window_start, window_end, scraped.tickers)
         ).records()
         chart = write_chart(catalog, lake, scraped.tickers, window_end)
     return PipelineResult(

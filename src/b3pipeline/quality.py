@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from b3pipeline.catalog import LocalCatalog, read_sql_file
+from b3pipeline.catalog import LocalCatalog, read_sql_file, window_parameters
 from b3pipeline.errors import QueryError
-from b3pipeline.tickers import tickers_json
 
 QUALITY_CHECK_FILE = "quality_check.sql"
 TOTAL_COLUMN = "total_violations"
@@ -33,19 +32,11 @@ class QualityReport:
         return {k: v for k, v in self.counts.items() if v and k != TOTAL_COLUMN}
 
 
-def quality_parameters(start: date, end: date, tickers: Sequence[str]) -> list[str]:
-    """The three positional parameters of quality_check.sql, as plain text values.
-
-    (Athena's ExecutionParameters carry the same values quoted as SQL literals.)
-    """
-    return [start.isoformat(), end.isoformat(), tickers_json(tickers)]
-
-
 def run_quality_check(
     catalog: LocalCatalog, start: date, end: date, tickers: Sequence[str]
 ) -> QualityReport:
     result = catalog.run_sql(
-        read_sql_file(QUALITY_CHECK_FILE), quality_parameters(start, end, tickers)
+        read_sql_file(QUALITY_CHECK_FILE), window_parameters(start, end, tickers)
     )
     if len(result.rows) != 1 or not result.columns or result.columns[-1] != TOTAL_COLUMN:
         raise QueryError(

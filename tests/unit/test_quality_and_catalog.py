@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from b3pipeline.catalog import LocalCatalog, athena_to_duckdb, read_sql_file
+from b3pipeline.catalog import LocalCatalog, athena_to_duckdb, read_sql_file, window_parameters
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake, quotes_daily_key
-from b3pipeline.quality import QualityReport, quality_parameters, run_quality_check
+from b3pipeline.quality import QualityReport, run_quality_check
 from b3pipeline.scrape import scrape
 from b3pipeline.transform import run_transform
 from tests.support.quotes import StaticQuoteSource, make_bars
@@ -64,7 +64,7 @@ def test_sql_file_has_exactly_the_three_documented_parameters() -> None:
     sql = read_sql_file("quality_check.sql")
     code = "\n".join(line.split("--")[0] for line in sql.splitlines())
     assert code.count("?") == 3
-    assert quality_parameters(START, END, TICKERS) == [
+    assert window_parameters(START, END, TICKERS) == [
         "2025-03-03",
         "2025-08-29",
         '["PETR4","VALE3"]',
