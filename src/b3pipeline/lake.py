@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from b3pipeline.errors import LakeError
+from b3pipeline.manifest import MANIFEST_FILE
 
 RAW_QUOTES = "raw/quotes"
 MANIFESTS = "raw/_manifests"
@@ -38,7 +39,6 @@ REPORTS = "reports"
 
 RAW_QUOTES_FILE = "quotes.parquet"
 REFINED_FILE = "part-0.parquet"
-MANIFEST_FILE = "_manifest.json"
 
 # Partition columns live in the folder names only, never inside the files, so the Glue
 # crawler and DuckDB's hive reader see each column once.

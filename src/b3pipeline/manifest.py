@@ -16,6 +16,8 @@ from b3pipeline.errors import InvalidTickerError, ManifestError
 from b3pipeline.tickers import validate_tickers
 
 SCRAPER_PRODUCER = "scraper"
+# The name every manifest has; the trigger Lambda acts only on objects with this name.
+MANIFEST_FILE = "_manifest.json"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 

@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from b3pipeline.manifest import SCRAPER_PRODUCER, Manifest
+from b3pipeline.manifest import MANIFEST_FILE, SCRAPER_PRODUCER, Manifest
 
 RAW_PREFIX = "raw/"
-MANIFEST_NAME = "_manifest.json"
 S3_SOURCE = "s3"
 # Step Functions execution names: 1-80 characters of A-Z a-z 0-9 - _ (no spaces, no
 # punctuation that would break CloudWatch log streams or X-Ray).
@@ -40,7 +39,7 @@ class TriggerPlan:
 
 def is_manifest_key(key: str) -> bool:
     """True for raw/**/_manifest.json: the only objects the trigger acts on."""
-    return key.startswith(RAW_PREFIX) and key.rsplit("/", 1)[-1] == MANIFEST_NAME
+    return key.startswith(RAW_PREFIX) and key.rsplit("/", 1)[-1] == MANIFEST_FILE
 
 
 def execution_name(bucket: str, key: str, etag: str) -> str:
