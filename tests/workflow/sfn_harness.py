@@ -223,7 +223,7 @@ class MotoEngine(Engine):
 
         def error_output_without_absent_cause(failure_event: Any) -> Any:
             output = original_error_output(failure_event)
-            details = next(iter(failure_event.event_details.values()), {})
+            details: dict[str, Any] = next(iter(failure_event.event_details.values()), {})
             if isinstance(output, dict) and details.get("cause") is None:
                 output.pop("Cause", None)
             return output

@@ -83,7 +83,9 @@ def test_quality_statement_gets_the_parameters_the_local_gate_uses(
 def test_quality_results_mocks_have_the_sql_columns() -> None:
     """The mocked GetQueryResults answers name the columns quality_check.sql returns."""
     sql = read_sql_file(QUALITY_CHECK_FILE)
-    columns = sqlglot.parse_one(sql, read="athena").named_selects
+    query = sqlglot.parse_one(sql, read="athena")
+    assert isinstance(query, sqlglot.exp.Select)
+    columns = query.named_selects
     assert columns[-1] == TOTAL_COLUMN
     responses = load_mock_config()["MockedResponses"]
     quality = {name: r for name, r in responses.items() if name.startswith("Quality")}
