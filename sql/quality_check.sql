@@ -3,29 +3,23 @@
 -- the run passes only when total_violations = 0.
 --
 -- Positional parameters (Athena ExecutionParameters of the prepared statement, DuckDB
--- prepared-statement values locally), each given exactly once:
---   1. first trade date of the window, 'YYYY-MM-DD'
---   2. last trade date of the window, 'YYYY-MM-DD'
---   3. the tickers as a JSON array text, '["PETR4","VALE3"]'
-WITH params AS (
-    SELECT
-        CAST(? AS date) AS start_date,
-        CAST(? AS date) AS end_date,
-        CAST(json_parse(?) AS array(varchar)) AS tickers
-),
-raw_window AS (
+-- prepared-statement values locally). Athena accepts a parameter only in a WHERE clause
+-- (not in a SELECT list), so each window below filters on its own copy of the three values:
+--   1, 4. first trade date of the window, 'YYYY-MM-DD' (compared with the dt partition text)
+--   2, 5. last trade date of the window, 'YYYY-MM-DD'
+--   3, 6. the tickers as a JSON array text, '["PETR4","VALE3"]'
+-- b3pipeline.quality.quality_check_parameters builds that list; the state machine sends it.
+WITH raw_window AS (
     SELECT r.ticker, r.trade_date, r.dt
     FROM raw_quotes AS r
-    CROSS JOIN params AS p
-    WHERE r.dt BETWEEN CAST(p.start_date AS varchar) AND CAST(p.end_date AS varchar)
-      AND contains(p.tickers, r.ticker)
+    WHERE r.dt BETWEEN ? AND ?
+      AND contains(CAST(json_parse(?) AS array(varchar)), r.ticker)
 ),
 daily_window AS (
     SELECT d.*
     FROM quotes_daily AS d
-    CROSS JOIN params AS p
-    WHERE d.dt BETWEEN CAST(p.start_date AS varchar) AND CAST(p.end_date AS varchar)
-      AND contains(p.tickers, d.ticker)
+    WHERE d.dt BETWEEN ? AND ?
+      AND contains(CAST(json_parse(?) AS array(varchar)), d.ticker)
 ),
 raw_keys AS (
     SELECT DISTINCT ticker, trade_date FROM raw_window

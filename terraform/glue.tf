@@ -204,15 +204,25 @@ data "aws_iam_policy_document" "crawler" {
     )
   }
 
+  # AWS documents a crawler role as AWSGlueServiceRole "or a scoped down version" plus read
+  # access to the data (Glue, "Crawler prerequisites"). This is that policy scoped to the lake:
+  # its bucket-level S3 actions unconditioned as in the managed policy (the crawler lists and
+  # locates the bucket, not only the table prefixes), its metrics and its log group.
   statement {
-    sid       = "ListTableLocations"
-    actions   = ["s3:ListBucket"]
+    sid       = "ListAndLocateLake"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketAcl"]
     resources = [aws_s3_bucket.lake.arn]
+  }
+
+  statement {
+    sid       = "PublishCrawlerMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
 
     condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["raw/quotes/*", "raw/quotes", "refined/*", "refined"]
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
     }
   }
 

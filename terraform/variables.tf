@@ -3,9 +3,12 @@ variable "aws_region" {
   type        = string
   default     = "sa-east-1"
 
+  # The state machine's service integration ARNs are written for the aws partition
+  # (arn:aws:states:::...), so GovCloud (us-gov-*), China (cn-*) and the other partitions
+  # are refused here. At most 14 characters (ap-southeast-N): the bucket name counts on it.
   validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
-    error_message = "aws_region must look like sa-east-1."
+    condition     = can(regex("^[a-z]{2}-[a-z]{4,9}-[0-9]$", var.aws_region)) && !startswith(var.aws_region, "cn-")
+    error_message = "aws_region must be a region of the standard aws partition, like sa-east-1 (GovCloud and China regions are not supported)."
   }
 }
 
@@ -14,9 +17,12 @@ variable "project" {
   type        = string
   default     = "b3-quotes"
 
+  # The default bucket name is <project>-lake-<12-digit account>-<region up to 14>: S3 allows
+  # 63 characters, which leaves 30 for the project, and refuses names starting xn--, sthree-
+  # or amzn-s3-demo-.
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project))
-    error_message = "project must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,28}[a-z0-9]$", var.project)) && !startswith(var.project, "xn--") && !startswith(var.project, "sthree-") && !startswith(var.project, "amzn-s3-demo-")
+    error_message = "project must be 3-30 characters of lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit, and must not start with xn--, sthree- or amzn-s3-demo- (the lake bucket name is built from it)."
   }
 }
 

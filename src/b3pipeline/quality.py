@@ -11,6 +11,17 @@ from b3pipeline.errors import QueryError
 
 QUALITY_CHECK_FILE = "quality_check.sql"
 TOTAL_COLUMN = "total_violations"
+# Athena takes `?` only in WHERE clauses, so each window CTE of the query (raw, refined)
+# filters on its own copy of the window's values.
+WINDOWS_IN_QUALITY_CHECK = 2
+
+
+def quality_check_parameters(start: date, end: date, tickers: Sequence[str]) -> list[str]:
+    """The `?` values of quality_check.sql, in its order: (start, end, tickers) per window.
+
+    The state machine's Run Quality Query sends the same list as quoted SQL literals.
+    """
+    return window_parameters(start, end, tickers) * WINDOWS_IN_QUALITY_CHECK
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ def run_quality_check(
     catalog: LocalCatalog, start: date, end: date, tickers: Sequence[str]
 ) -> QualityReport:
     result = catalog.run_sql(
-        read_sql_file(QUALITY_CHECK_FILE), window_parameters(start, end, tickers)
+        read_sql_file(QUALITY_CHECK_FILE), quality_check_parameters(start, end, tickers)
     )
     if len(result.rows) != 1 or not result.columns or result.columns[-1] != TOTAL_COLUMN:
         raise QueryError(

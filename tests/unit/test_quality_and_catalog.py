@@ -13,7 +13,7 @@ import pytest
 from b3pipeline.catalog import LocalCatalog, athena_to_duckdb, read_sql_file, window_parameters
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake, quotes_daily_key
-from b3pipeline.quality import QualityReport, run_quality_check
+from b3pipeline.quality import QualityReport, quality_check_parameters, run_quality_check
 from b3pipeline.scrape import scrape
 from b3pipeline.transform import run_transform
 from tests.support.quotes import StaticQuoteSource, make_bars
@@ -60,15 +60,13 @@ def test_clean_run_passes_with_every_count_zero(lake: Lake) -> None:
     assert set(report.counts.values()) == {0}
 
 
-def test_sql_file_has_exactly_the_three_documented_parameters() -> None:
+def test_sql_file_takes_the_window_values_once_per_window() -> None:
     sql = read_sql_file("quality_check.sql")
     code = "\n".join(line.split("--")[0] for line in sql.splitlines())
-    assert code.count("?") == 3
-    assert window_parameters(START, END, TICKERS) == [
-        "2025-03-03",
-        "2025-08-29",
-        '["PETR4","VALE3"]',
-    ]
+    window = ["2025-03-03", "2025-08-29", '["PETR4","VALE3"]']
+    assert window_parameters(START, END, TICKERS) == window
+    assert quality_check_parameters(START, END, TICKERS) == window * 2
+    assert code.count("?") == len(quality_check_parameters(START, END, TICKERS))
 
 
 @pytest.mark.parametrize(
@@ -119,6 +117,13 @@ def test_gate_only_looks_at_its_window_and_tickers(lake: Lake) -> None:
     assert _check(lake, date(2025, 7, 1), END).passed
     with LocalCatalog(lake) as catalog:
         assert run_quality_check(catalog, START, END, ["PETR4"]).passed
+    # The raw window takes its own copy of the parameters: a refined row missing outside
+    # the window or the tickers is not counted either.
+    lake.delete(quotes_daily_key(date(2025, 6, 4), "VALE3"))
+    assert _check(lake, date(2025, 7, 1), END).passed
+    with LocalCatalog(lake) as catalog:
+        assert run_quality_check(catalog, START, END, ["PETR4"]).passed
+    assert _check(lake).failures() == {"missing_in_refined": 1, "bad_volumes": 1}
 
 
 def test_latest_signals_match_the_refined_table(lake: Lake) -> None:

@@ -26,7 +26,8 @@ S3_TRIGGERED: dict[str, Any] = {
     "settings": FAST,
 }
 
-INIT = ["Load Defaults", "Merge Input", "Merge Settings", "Route Input"]
+CHECK_INPUT = ["Load Defaults", "Merge Input", "Settings Is Object?"]
+INIT = [*CHECK_INPUT, "Merge Settings", "Settings Valid?", "Route Input"]
 SCRAPED = [*INIT, "Scrape Quotes", "Any New Data?"]
 FROM_MANIFEST = [*INIT, "Use Manifest Batch", "Any New Data?"]
 TRANSFORM = ["Compute Window", "Run Transform Job", "Start Crawler"]
@@ -43,7 +44,11 @@ class Expected:
     states: list[str]
     error: Optional[str] = None
     failed_state: Optional[str] = None  # the "state" in the SNS failure message
-    cause_prefix: str = ""  # a Task's original error comes first in the cause
+    cause_prefix: str = ""  # how the cause of a failure found by a Choice starts
+    # A Task's failure: the cause is the whole caught error output as JSON, whose Cause
+    # AWS documents as optional (caught_cause False: the failure carried none).
+    caught_error: Optional[str] = None
+    caught_cause: bool = True
     retries: dict[str, int] = field(default_factory=dict)
 
 
@@ -70,7 +75,7 @@ CASES: dict[str, Expected] = {
         [*INIT, "Scrape Quotes", "Scrape Quotes Error", *FAILED],
         error="B3Pipeline.ScrapeFailed",
         failed_state="Scrape Quotes",
-        cause_prefix="BrapiUnauthorizedError: ",
+        caught_error="BrapiUnauthorizedError",
     ),
     "GlueJobFailure": Expected(
         SCHEDULED,
@@ -78,7 +83,16 @@ CASES: dict[str, Expected] = {
         [*SCRAPED, "Compute Window", "Run Transform Job", "Run Transform Job Error", *FAILED],
         error="B3Pipeline.TransformJobFailed",
         failed_state="Run Transform Job",
-        cause_prefix="States.TaskFailed: ",
+        caught_error="States.TaskFailed",
+    ),
+    "TransformTimesOutWithoutCause": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, "Compute Window", "Run Transform Job", "Run Transform Job Error", *FAILED],
+        error="B3Pipeline.TransformJobFailed",
+        failed_state="Run Transform Job",
+        caught_error="States.Timeout",
+        caught_cause=False,
     ),
     "CrawlerFailure": Expected(
         SCHEDULED,
@@ -102,7 +116,7 @@ CASES: dict[str, Expected] = {
         [*SCRAPED, *TRANSFORM, *POLL, "Run Quality Query", "Run Quality Query Error", *FAILED],
         error="B3Pipeline.QualityQueryFailed",
         failed_state="Run Quality Query",
-        cause_prefix="States.TaskFailed: ",
+        caught_error="States.TaskFailed",
     ),
     "QualityViolations": Expected(
         SCHEDULED,
@@ -114,4 +128,53 @@ CASES: dict[str, Expected] = {
             'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations ["3"]'
         ),
     ),
+    # Whether EXECUTE of a prepared statement returns a header row is not documented.
+    "QualityCleanWithoutHeader": Expected(SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN),
+    "QualityViolationsWithoutHeader": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Quality Violations", *FAILED],
+        error="B3Pipeline.QualityCheckFailed",
+        failed_state="Quality Passed?",
+        cause_prefix=(
+            'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations ["3"]'
+            ' (last column ["total_violations"])'
+        ),
+    ),
+    "QualityHeaderOnly": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Quality Violations", *FAILED],
+        error="B3Pipeline.QualityCheckFailed",
+        failed_state="Quality Passed?",
+        cause_prefix=(
+            'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations'
+            ' ["total_violations"]'
+        ),
+    ),
+    "MalformedSettings": Expected(
+        {**SCHEDULED, "settings": None},
+        "FAILED",
+        [*CHECK_INPUT, "Invalid Settings", *FAILED],
+        error="B3Pipeline.InputCheckFailed",
+        failed_state="Settings Valid?",
+        cause_prefix="settings must be an object",
+    ),
 }
+
+# Malformed settings that must end in the alerted B3Pipeline.InputCheckFailed, each with
+# the states entered before Invalid Settings (never States.Runtime, which no Catch sees).
+MALFORMED_SETTINGS: list[tuple[Any, list[str]]] = [
+    (None, CHECK_INPUT),
+    ("fast", CHECK_INPUT),
+    (30, CHECK_INPUT),
+    (True, CHECK_INPUT),
+    ([30, 40], CHECK_INPUT),
+    ({"crawler_poll_seconds": "30"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_poll_seconds": None}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_max_polls": "many"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_max_polls": {"n": 3}}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_poll_seconds": -1}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_poll_seconds": 86_400}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawler_max_polls": 0}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+]

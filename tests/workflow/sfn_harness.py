@@ -157,7 +157,10 @@ class MotoEngine(Engine):
        here only the two Athena states run under the equivalent aws-sdk:athena:* resource;
     5. a mocked Throw is raised as a custom error name, which refuses the reserved States.*
        names (a failed Glue/Athena .sync run really ends in States.TaskFailed), so mocked
-       throws named States.* are raised as the engine's own States error names.
+       throws named States.* are raised as the engine's own States error names;
+    6. a Catch's error output always carries a Cause on this engine (an empty string when the
+       failure has none), while AWS documents Cause as optional (a task timeout can come
+       without one): a mocked Throw without a Cause yields an error output without a Cause.
     """
 
     name = "moto"
@@ -189,6 +192,7 @@ class MotoEngine(Engine):
             StatesErrorName,
         )
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
         from moto.stepfunctions.parser.backend.execution import Execution
 
@@ -201,6 +205,8 @@ class MotoEngine(Engine):
         execution_class: Any = Execution
         retrier_module: Any = retrier_decl
         mock_module: Any = mock_eval_utils
+        execute_state_class: Any = execute_state.ExecutionState
+        original_error_output = execute_state_class._construct_error_output_value
         cases: dict[str, Any] = {}
         original_worker = execution_class._get_start_execution_worker
         original_time = retrier_module.time
@@ -215,11 +221,21 @@ class MotoEngine(Engine):
                 return StatesErrorName.from_name(name)
             return CustomErrorName(name)
 
+        def error_output_without_absent_cause(failure_event: Any) -> Any:
+            output = original_error_output(failure_event)
+            details: dict[str, Any] = next(iter(failure_event.event_details.values()), {})
+            if isinstance(output, dict) and details.get("cause") is None:
+                output.pop("Cause", None)
+            return output
+
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             engine = cls(boto3.client("stepfunctions", region_name=REGION), cases)
             execution_class._get_start_execution_worker = worker_with_mocks
             retrier_module.time = types.SimpleNamespace(sleep=engine.retry_delays.append)
             mock_module.CustomErrorName = mocked_error_name
+            execute_state_class._construct_error_output_value = staticmethod(
+                error_output_without_absent_cause
+            )
             try:
                 engine._create()
                 yield engine
@@ -227,6 +243,9 @@ class MotoEngine(Engine):
                 execution_class._get_start_execution_worker = original_worker
                 retrier_module.time = original_time
                 mock_module.CustomErrorName = CustomErrorName
+                execute_state_class._construct_error_output_value = staticmethod(
+                    original_error_output
+                )
 
     def _create(self) -> None:
         definition = render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS)
@@ -268,7 +287,9 @@ def mock_test_case(config: dict[str, Any], test_case: str) -> Any:
                 responses.append(MockedResponseReturn(start, end, response["Return"]))
             else:
                 throw = response["Throw"]
-                responses.append(MockedResponseThrow(start, end, throw["Error"], throw["Cause"]))
+                responses.append(
+                    MockedResponseThrow(start, end, throw["Error"], throw.get("Cause"))
+                )
         per_state.append(StateMockedResponses(state_name, response_name, responses))
     return MockTestCase(STATE_MACHINE_NAME, test_case, per_state)
 

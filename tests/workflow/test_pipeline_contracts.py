@@ -5,18 +5,21 @@ The parameters come from TaskScheduled events of real executions (see sfn_harnes
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from datetime import date
 from types import ModuleType
 from typing import Any
 
 import pytest
+import sqlglot
 
+from b3pipeline.catalog import read_sql_file
+from b3pipeline.quality import QUALITY_CHECK_FILE, TOTAL_COLUMN, quality_check_parameters
 from b3pipeline.tickers import parse_tickers
+from tests.infra._athena_sql import athena_parameter_markers
 from tests.support.modules import load_module
 
 from .cases import CASES
-from .sfn_harness import ROOT, Engine
+from .sfn_harness import Engine, load_mock_config
 
 pytestmark = pytest.mark.workflow
 
@@ -58,18 +61,38 @@ def test_glue_entry_accepts_what_run_transform_job_sends(
     assert parsed.end_date.isoformat() == arguments["--end_date"]
 
 
-def test_quality_statement_gets_one_literal_per_sql_parameter(engine: Engine) -> None:
-    result = engine.run("HappyScheduledRun", CASES["HappyScheduledRun"].execution_input)
+@pytest.mark.parametrize("test_case", ["HappyScheduledRun", "S3TriggeredRun"])
+def test_quality_statement_gets_the_parameters_the_local_gate_uses(
+    engine: Engine, test_case: str
+) -> None:
+    """Athena's ExecutionParameters are SQL literals: each value in single quotes, in the
+    order of the statement's `?` (Athena, "Use parameterized queries"). The values and their
+    order are the ones the local gate runs sql/quality_check.sql with."""
+    result = engine.run(test_case, CASES[test_case].execution_input)
     literals: list[str] = result.first_parameters("Run Quality Query")["ExecutionParameters"]
-    sql = (ROOT / "sql" / "quality_check.sql").read_text(encoding="utf-8")
-    without_comments = re.sub(r"--[^\n]*|'(?:[^']|'')*'", "", sql)
-    assert without_comments.count("?") == len(literals) == 3
-    start, end, tickers = (literal[1:-1] for literal in literals)
-    assert all(literal.startswith("'") and literal.endswith("'") for literal in literals)
-    assert start <= end
-    assert parse_tickers(tickers) == ["PETR4"]
+    window = result.first_parameters("Run Transform Job")["Arguments"]
+    expected = quality_check_parameters(
+        date.fromisoformat(window["--start_date"]),
+        date.fromisoformat(window["--end_date"]),
+        parse_tickers(window["--tickers"]),
+    )
+    assert literals == [f"'{value}'" for value in expected]
+    assert len(literals) == len(athena_parameter_markers(read_sql_file(QUALITY_CHECK_FILE)))
 
 
-def test_quality_results_mock_matches_the_sql_last_column() -> None:
-    sql = Path(ROOT / "sql" / "quality_check.sql").read_text(encoding="utf-8").lower()
-    assert "total_violations" in sql
+def test_quality_results_mocks_have_the_sql_columns() -> None:
+    """The mocked GetQueryResults answers name the columns quality_check.sql returns."""
+    sql = read_sql_file(QUALITY_CHECK_FILE)
+    query = sqlglot.parse_one(sql, read="athena")
+    assert isinstance(query, sqlglot.exp.Select)
+    columns = query.named_selects
+    assert columns[-1] == TOTAL_COLUMN
+    responses = load_mock_config()["MockedResponses"]
+    quality = {name: r for name, r in responses.items() if name.startswith("Quality")}
+    assert quality
+    for name, response in quality.items():
+        result_set = response["0"]["Return"]["ResultSet"]
+        names = [c["Name"] for c in result_set["ResultSetMetadata"]["ColumnInfo"]]
+        assert names == columns, name
+        for row in result_set["Rows"]:
+            assert len(row["Data"]) == len(columns), name

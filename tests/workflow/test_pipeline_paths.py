@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from .cases import CASES, HAPPY_DAILY_RUN, S3_TRIGGERED
+from .cases import CASES, FAILED, HAPPY_DAILY_RUN, MALFORMED_SETTINGS, S3_TRIGGERED, SCHEDULED
 from .sfn_harness import PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
 
 pytestmark = pytest.mark.workflow
@@ -30,6 +31,10 @@ def test_path(engine: Engine, test_case: str) -> None:
         assert message["error"] == expected.error
         assert message["execution_id"] == result.arn
         assert message["cause"].startswith(expected.cause_prefix), message["cause"]
+        if expected.caught_error is not None:
+            caught = json.loads(message["cause"])
+            assert caught["Error"] == expected.caught_error
+            assert ("Cause" in caught) == expected.caught_cause, caught
         assert result.cause == message["cause"]
         assert (
             result.first_parameters("Notify Failure")["TopicArn"]
@@ -65,7 +70,7 @@ def test_scheduled_run_sends_the_window_the_scraper_found(engine: Engine) -> Non
     assert result.first_parameters("Get Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
     assert result.first_parameters("Run Quality Query") == {
         "QueryString": f"EXECUTE {PLACEHOLDERS['quality_statement_name']}",
-        "ExecutionParameters": ["'2025-08-25'", "'2025-08-29'", "'[\"PETR4\"]'"],
+        "ExecutionParameters": ["'2025-08-25'", "'2025-08-29'", "'[\"PETR4\"]'"] * 2,
         "QueryExecutionContext": {"Database": PLACEHOLDERS["glue_database"]},
         "WorkGroup": PLACEHOLDERS["athena_workgroup"],
     }
@@ -83,11 +88,15 @@ def test_s3_run_takes_window_and_tickers_from_the_manifest(engine: Engine) -> No
         "--start_date": S3_TRIGGERED["dates"][0],
         "--end_date": S3_TRIGGERED["dates"][-1],
     }
-    assert result.first_parameters("Run Quality Query")["ExecutionParameters"] == [
-        "'2025-08-04'",
-        "'2025-08-08'",
-        '\'["PETR4","VALE3"]\'',
-    ]
+    assert (
+        result.first_parameters("Run Quality Query")["ExecutionParameters"]
+        == [
+            "'2025-08-04'",
+            "'2025-08-08'",
+            '\'["PETR4","VALE3"]\'',
+        ]
+        * 2
+    )
 
 
 def test_settings_are_optional_and_merge_over_defaults(engine: Engine) -> None:
@@ -97,3 +106,15 @@ def test_settings_are_optional_and_merge_over_defaults(engine: Engine) -> None:
     assert result.states_entered.count("Get Crawler") == 40
     # No tickers given: the scheduled default (PETR4) reaches the scraper.
     assert result.first_parameters("Scrape Quotes")["Payload"]["tickers"] == ["PETR4"]
+
+
+@pytest.mark.parametrize(("settings", "states_before"), MALFORMED_SETTINGS)
+def test_malformed_settings_end_in_an_alerted_failure(
+    engine: Engine, settings: Any, states_before: list[str]
+) -> None:
+    result = engine.run("MalformedSettings", {**SCHEDULED, "settings": settings})
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed"), result.cause
+    assert result.states_entered == [*states_before, "Invalid Settings", *FAILED]
+    message = json.loads(result.first_parameters("Notify Failure")["Message"])
+    assert message["error"] == "B3Pipeline.InputCheckFailed"
+    assert message["cause"].endswith(json.dumps(settings, separators=(",", ":")))
