@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 import pyarrow as pa
-from botocore.exceptions import BotoCoreError, ClientError
 
 from b3pipeline.catalog import TABLES, TableSpec
 from b3pipeline.errors import B3PipelineError
 from b3pipeline.transform import TransformResult
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_glue import GlueClient
     from mypy_boto3_glue.type_defs import PartitionInputTypeDef, TableTypeDef
 
@@ -325,11 +325,7 @@ class GluePartitionCatalog:
     ) -> TableRegistration:
         outcome = TableRegistration(spec.name)
         try:
-            definition = self._call(
-                "GetTable",
-                spec.name,
-                lambda: self.client.get_table(DatabaseName=self.database, Name=spec.name)["Table"],
-            )
+            definition = self._get_table(spec.name)
         except _GaveUpError as exc:
             outcome.schema_differences.append(f"cannot read the table definition: {exc.code}")
             outcome.failed = [FailedPartition(p, exc.code, exc.message) for p in partitions]
@@ -368,6 +364,8 @@ class GluePartitionCatalog:
         outcome: TableRegistration,
     ) -> None:
         """BatchCreatePartition for <= 100 partitions, retrying what may succeed later."""
+        from botocore.exceptions import BotoCoreError, ClientError  # only the Glue side needs it
+
         pending = dict(batch)
         last: dict[tuple[str, ...], tuple[str, str]] = {}
         for attempt in range(self.backoff.max_attempts):
@@ -416,20 +414,21 @@ class GluePartitionCatalog:
             code, message = last.get(values, ("UnknownError", ""))
             outcome.failed.append(FailedPartition(partition, code, message))
 
-    def _call(
-        self, operation: str, table: str, request: Callable[[], TableTypeDef]
-    ) -> TableTypeDef:
-        """One Glue read, retried while the error is transient; fatal errors raise."""
+    def _get_table(self, table: str) -> TableTypeDef:
+        """GetTable, retried while the error is transient; fatal errors raise."""
+        from botocore.exceptions import BotoCoreError, ClientError  # only the Glue side needs it
+
         code, message = "UnknownError", ""
         for attempt in range(self.backoff.max_attempts):
             if attempt:
                 self._sleep(self.backoff.delay(attempt - 1, self._draw))
             try:
-                return request()
+                return self.client.get_table(DatabaseName=self.database, Name=table)["Table"]
             except ClientError as exc:
                 code, message = _error_code(exc), str(exc)
+                # InvalidInputException here means a malformed database name.
                 if code in FATAL_ERROR_CODES or code == "InvalidInputException":
-                    raise self._fatal(operation, table, code, message) from exc
+                    raise self._fatal("GetTable", table, code, message) from exc
                 if code not in RETRYABLE_ERROR_CODES:
                     break
             except BotoCoreError as exc:

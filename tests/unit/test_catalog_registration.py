@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pyarrow as pa
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from b3pipeline import lake as lake_layout
@@ -599,3 +599,14 @@ def test_partitions_of_an_unknown_table_are_refused() -> None:
 def test_raw_keys_parse_like_the_daily_ones() -> None:
     raw = hive_partition(table_spec("raw_quotes"), raw_quotes_key(date(2025, 8, 4), "PETR4"))
     assert raw.values == (("dt", "2025-08-04"), ("ticker", "PETR4"))
+
+
+def test_a_connection_error_that_outlived_botocore_is_retried(glue: Glue) -> None:
+    lost = EndpointConnectionError(endpoint_url="https://glue.us-east-1.amazonaws.com/")
+    scripted = ScriptedGlue(glue.client, [lost])
+    registration = glue.catalog(scripted).register_partitions(
+        partitions_written(transform_result(["PETR4"], [date(2025, 8, 4)]))
+    )
+    assert registration.current
+    assert [len(call) for call in scripted.calls] == [1, 1, 1, 1]
+    assert glue.sleeps == [0.2]
