@@ -1,0 +1,470 @@
+"""Registering the partitions a transform run wrote, so the catalog is current without a crawl.
+
+A `PartitionCatalog` takes the partitions of a run (`partitions_written`) and reports, per
+table, which it registered, which were already there and which failed, and whether the
+table's columns match what the files hold. Two implementations:
+
+* `GluePartitionCatalog`: the Glue Data Catalog. For each table, GetTable once (the
+  storage descriptor to copy and the schema to check), then BatchCreatePartition in
+  batches of at most `MAX_PARTITIONS_PER_CALL`.
+* `LocalPartitionCatalog`: the local DuckDB catalog, whose views discover partitions from
+  the lake's folders; nothing to register, every partition is current.
+
+How Glue errors are handled (codes from the BatchCreatePartition and GetTable API pages):
+
+* `AlreadyExistsException` for a partition: already present (a rerun changes nothing).
+* Throttling, internal and timeout errors, per partition or for the whole call: retried
+  with capped exponential backoff and full jitter, then recorded as failed.
+* Any other per-partition error (InvalidInputException, ResourceNumberLimitExceeded...):
+  recorded as failed; the state machine then runs the crawler to repair the catalog.
+* The database or a table missing (EntityNotFoundException) or access denied: raise
+  `CatalogRegistrationError`. The crawler cannot repair a missing table (Terraform
+  defines them) and a permission error is a deployment fault that must not pass silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+
+import pyarrow as pa
+
+from b3pipeline.catalog import TABLES, TableSpec
+from b3pipeline.errors import B3PipelineError
+from b3pipeline.transform import TransformResult
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+    from mypy_boto3_glue import GlueClient
+    from mypy_boto3_glue.type_defs import PartitionInputTypeDef, TableTypeDef
+
+logger = logging.getLogger(__name__)
+
+#: BatchCreatePartition's PartitionInputList holds at most 100 items (Glue API reference).
+MAX_PARTITIONS_PER_CALL = 100
+
+#: Error codes worth another attempt, for a whole call or for one partition.
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "InternalServiceException",
+        "OperationTimeoutException",
+        "ConcurrentModificationException",
+    }
+)
+ALREADY_EXISTS = "AlreadyExistsException"
+#: Call-level codes that fail the run (see the module docstring).
+FATAL_ERROR_CODES = frozenset({"EntityNotFoundException", "AccessDeniedException"})
+
+_TABLES_BY_NAME: dict[str, TableSpec] = {table.name: table for table in TABLES}
+_PARTITION_VALUE = re.compile(r"[^/=]+")
+
+
+class CatalogRegistrationError(B3PipelineError):
+    """The catalog cannot take the run's partitions (database or table missing, access denied)."""
+
+
+# -- partitions ---------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class TablePartition:
+    """One partition of a catalog table: its (column, value) pairs in the lake's folder order."""
+
+    table: str
+    values: tuple[tuple[str, str], ...]
+
+    def value_map(self) -> dict[str, str]:
+        return dict(self.values)
+
+    def relative_location(self) -> str:
+        """The partition's folder under the table's location, e.g. 'dt=2025-08-04/ticker=PETR4/'."""
+        return "".join(f"{name}={value}/" for name, value in self.values)
+
+
+def table_spec(name: str) -> TableSpec:
+    try:
+        return _TABLES_BY_NAME[name]
+    except KeyError as exc:
+        known = ", ".join(sorted(_TABLES_BY_NAME))
+        raise CatalogRegistrationError(f"unknown table {name!r}: expected one of {known}") from exc
+
+
+def hive_partition(table: TableSpec, key: str) -> TablePartition:
+    """The partition a lake key of `table` lies in.
+
+    'refined/quotes_daily/dt=2025-08-04/ticker=PETR4/part-0.parquet' ->
+    TablePartition('quotes_daily', (('dt', '2025-08-04'), ('ticker', 'PETR4'))).
+    The folder names must be exactly the table's partition columns, in order.
+    """
+    prefix = table.location + "/"
+    folders = key[len(prefix) :].split("/")[:-1] if key.startswith(prefix) else []
+    pairs = [folder.split("=", 1) for folder in folders]
+    names = [pair[0] for pair in pairs]
+    if names != table.partitioning.names or not all(
+        len(pair) == 2 and _PARTITION_VALUE.fullmatch(pair[1]) for pair in pairs
+    ):
+        layout = "/".join(f"{name}=..." for name in table.partitioning.names)
+        raise CatalogRegistrationError(
+            f"{key!r} is not a partition file of {table.name}: expected {prefix}{layout}/<file>"
+        )
+    return TablePartition(table.name, tuple((name, value) for name, value in pairs))
+
+
+def partitions_written(result: TransformResult) -> list[TablePartition]:
+    """Every partition a transform run owns in the catalog, sorted by table and values.
+
+    quotes_daily (dt, ticker) and quotes_monthly (month, ticker) from the files it wrote,
+    and raw_quotes for the (dt, ticker) pairs of the raw rows inside [start, end]: those
+    are exactly the daily partitions written (one daily row per raw row of the window).
+    """
+    daily, monthly = table_spec("quotes_daily"), table_spec("quotes_monthly")
+    raw = table_spec("raw_quotes")
+    found = {hive_partition(daily, key) for key in result.daily_keys}
+    found |= {TablePartition(raw.name, partition.values) for partition in list(found)}
+    found |= {hive_partition(monthly, key) for key in result.monthly_keys}
+    return sorted(found)
+
+
+# -- schema ---------------------------------------------------------------------------------------
+def glue_type(arrow_type: pa.DataType) -> str:
+    """The Glue (Hive) type name Athena reads an Arrow column as, e.g. float64 -> 'double'."""
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_date32(arrow_type):
+        return "date"
+    names = {
+        pa.float64(): "double",
+        pa.float32(): "float",
+        pa.int64(): "bigint",
+        pa.int32(): "int",
+        pa.int16(): "smallint",
+        pa.int8(): "tinyint",
+        pa.bool_(): "boolean",
+        pa.string(): "string",
+        pa.large_string(): "string",
+    }
+    try:
+        return names[arrow_type]
+    except KeyError as exc:
+        raise CatalogRegistrationError(
+            f"no Glue type for the Arrow type {arrow_type}: map it in glue_type()"
+        ) from exc
+
+
+def expected_columns(table: TableSpec) -> list[tuple[str, str]]:
+    """(name, Glue type) of the columns the table's files hold, in file order."""
+    return [(column.name, glue_type(column.type)) for column in table.columns]
+
+
+def expected_partition_keys(table: TableSpec) -> list[tuple[str, str]]:
+    """(name, Glue type) of the partition columns: strings, as in the folder names."""
+    return [(column.name, "string") for column in table.partitioning]
+
+
+def schema_differences(table: TableSpec, definition: TableTypeDef) -> list[str]:
+    """How a Glue table definition differs from what the lake's files hold ([] = it matches).
+
+    Data columns are compared by name and type (Athena resolves Parquet columns by name, so
+    their order does not matter); partition keys by name, type and order (the order of a
+    partition's Values and of its folders).
+    """
+    descriptor = definition.get("StorageDescriptor", {})
+    actual = {
+        column["Name"].lower(): column.get("Type", "").strip().lower()
+        for column in descriptor.get("Columns", [])
+    }
+    wanted = dict(expected_columns(table))
+    differences = [
+        f"column {name} ({kind}) is missing" for name, kind in wanted.items() if name not in actual
+    ]
+    differences += [
+        f"column {name} is {actual[name]}, the files hold {kind}"
+        for name, kind in wanted.items()
+        if name in actual and actual[name] != kind
+    ]
+    differences += [
+        f"column {name} ({kind}) is not in the files"
+        for name, kind in actual.items()
+        if name not in wanted
+    ]
+    keys = [
+        (key["Name"].lower(), key.get("Type", "").strip().lower())
+        for key in definition.get("PartitionKeys", [])
+    ]
+    lake_keys = expected_partition_keys(table)
+    if keys != lake_keys:
+        differences.append(
+            f"partition keys are {_describe(keys)}, the lake has {_describe(lake_keys)}"
+        )
+    return differences
+
+
+def _describe(columns: Sequence[tuple[str, str]]) -> str:
+    return "(" + ", ".join(f"{name} {kind}" for name, kind in columns) + ")"
+
+
+# -- registration results ------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class FailedPartition:
+    partition: TablePartition
+    error_code: str
+    error_message: str = field(default="", compare=False)
+
+
+@dataclass
+class TableRegistration:
+    """What registering one table's partitions did. `schema_differences` [] = the schema matches."""
+
+    table: str
+    registered: list[TablePartition] = field(default_factory=list)
+    already_present: list[TablePartition] = field(default_factory=list)
+    failed: list[FailedPartition] = field(default_factory=list)
+    schema_differences: list[str] = field(default_factory=list)
+
+    @property
+    def schema_matches(self) -> bool:
+        return not self.schema_differences
+
+
+@dataclass
+class CatalogRegistration:
+    """The outcome over every catalog table (each of TABLES has an entry)."""
+
+    catalog: str  # "glue" or "local"
+    database: Optional[str]
+    tables: dict[str, TableRegistration]
+
+    @property
+    def schema_matches(self) -> bool:
+        return all(table.schema_matches for table in self.tables.values())
+
+    @property
+    def current(self) -> bool:
+        """Every partition registered or present, and every table's schema matches the files."""
+        return self.schema_matches and not any(t.failed for t in self.tables.values())
+
+
+class PartitionCatalog(Protocol):
+    """Where the run's partitions are made visible to SQL."""
+
+    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration: ...
+
+
+def _by_table(partitions: Sequence[TablePartition]) -> dict[str, list[TablePartition]]:
+    grouped: dict[str, list[TablePartition]] = {table.name: [] for table in TABLES}
+    for partition in sorted(set(partitions)):
+        table_spec(partition.table)
+        grouped[partition.table].append(partition)
+    return grouped
+
+
+# -- the local catalog ---------------------------------------------------------------------------
+class LocalPartitionCatalog:
+    """The local DuckDB catalog: its views read the lake's folders, so nothing is registered.
+
+    Its tables are built from the same TableSpec columns as the files, so they always match.
+    """
+
+    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration:
+        tables = {
+            name: TableRegistration(name, already_present=list(members))
+            for name, members in _by_table(partitions).items()
+        }
+        return CatalogRegistration(catalog="local", database=None, tables=tables)
+
+
+# -- the Glue Data Catalog -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n))."""
+
+    max_attempts: int = 6
+    base_seconds: float = 0.2
+    cap_seconds: float = 5.0
+
+    def delay(self, attempt: int, draw: Callable[[], float]) -> float:
+        return draw() * min(self.cap_seconds, self.base_seconds * 2.0**attempt)
+
+
+class GluePartitionCatalog:
+    """The Glue Data Catalog database `database` (tables defined by Terraform)."""
+
+    def __init__(
+        self,
+        client: GlueClient,
+        database: str,
+        *,
+        backoff: Backoff = Backoff(),  # frozen, so one shared default is safe
+        sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        if not database.strip():
+            raise CatalogRegistrationError(
+                "the catalog database name is empty: give --catalog_database"
+            )
+        self.client = client
+        self.database = database.strip()
+        self.backoff = backoff
+        self._sleep = sleep
+        self._draw = draw
+
+    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration:
+        tables = {
+            name: self._register_table(table_spec(name), members)
+            for name, members in _by_table(partitions).items()
+        }
+        return CatalogRegistration(catalog="glue", database=self.database, tables=tables)
+
+    def _register_table(
+        self, spec: TableSpec, partitions: list[TablePartition]
+    ) -> TableRegistration:
+        outcome = TableRegistration(spec.name)
+        try:
+            definition = self._get_table(spec.name)
+        except _GaveUpError as exc:
+            outcome.schema_differences.append(f"cannot read the table definition: {exc.code}")
+            outcome.failed = [FailedPartition(p, exc.code, exc.message) for p in partitions]
+            return outcome
+        outcome.schema_differences = schema_differences(spec, definition)
+        if not partitions:
+            return outcome
+        key_names = [key["Name"].lower() for key in definition.get("PartitionKeys", [])]
+        if sorted(key_names) != sorted(spec.partitioning.names):
+            message = f"the table's partition keys are {key_names}"
+            outcome.failed = [
+                FailedPartition(p, "PartitionKeysMismatch", message) for p in partitions
+            ]
+            return outcome
+        entries = [(p, _partition_input(definition, key_names, p)) for p in partitions]
+        for start in range(0, len(entries), MAX_PARTITIONS_PER_CALL):
+            batch = {
+                tuple(entry["Values"]): (partition, entry)
+                for partition, entry in entries[start : start + MAX_PARTITIONS_PER_CALL]
+            }
+            self._create_batch(spec.name, batch, outcome)
+        logger.info(
+            "catalog %s.%s: %d partition(s) registered, %d already present, %d failed",
+            self.database,
+            spec.name,
+            len(outcome.registered),
+            len(outcome.already_present),
+            len(outcome.failed),
+        )
+        return outcome
+
+    def _create_batch(
+        self,
+        table: str,
+        batch: dict[tuple[str, ...], tuple[TablePartition, PartitionInputTypeDef]],
+        outcome: TableRegistration,
+    ) -> None:
+        """BatchCreatePartition for <= 100 partitions, retrying what may succeed later."""
+        from botocore.exceptions import BotoCoreError, ClientError  # only the Glue side needs it
+
+        pending = dict(batch)
+        last: dict[tuple[str, ...], tuple[str, str]] = {}
+        for attempt in range(self.backoff.max_attempts):
+            if attempt:
+                self._sleep(self.backoff.delay(attempt - 1, self._draw))
+            try:
+                response = self.client.batch_create_partition(
+                    DatabaseName=self.database,
+                    TableName=table,
+                    PartitionInputList=[entry for _, entry in pending.values()],
+                )
+            except ClientError as exc:
+                code, message = _error_code(exc), str(exc)
+                if code in FATAL_ERROR_CODES:
+                    raise self._fatal("BatchCreatePartition", table, code, message) from exc
+                last = {values: (code, message) for values in pending}
+                if code in RETRYABLE_ERROR_CODES:
+                    continue
+                break
+            except BotoCoreError as exc:  # connection errors that outlived botocore's retries
+                last = {values: (type(exc).__name__, str(exc)) for values in pending}
+                continue
+            errors = {
+                tuple(error.get("PartitionValues", [])): error.get("ErrorDetail", {})
+                for error in response.get("Errors", [])
+            }
+            retry: dict[tuple[str, ...], tuple[TablePartition, PartitionInputTypeDef]] = {}
+            for values, (partition, entry) in pending.items():
+                detail = errors.get(values)
+                if detail is None:
+                    outcome.registered.append(partition)
+                    continue
+                code = detail.get("ErrorCode", "UnknownError")
+                message = detail.get("ErrorMessage", "")
+                if code == ALREADY_EXISTS:
+                    outcome.already_present.append(partition)
+                elif code in RETRYABLE_ERROR_CODES:
+                    retry[values] = (partition, entry)
+                    last[values] = (code, message)
+                else:
+                    outcome.failed.append(FailedPartition(partition, code, message))
+            pending = retry
+            if not pending:
+                return
+        for values, (partition, _) in pending.items():
+            code, message = last.get(values, ("UnknownError", ""))
+            outcome.failed.append(FailedPartition(partition, code, message))
+
+    def _get_table(self, table: str) -> TableTypeDef:
+        """GetTable, retried while the error is transient; fatal errors raise."""
+        from botocore.exceptions import BotoCoreError, ClientError  # only the Glue side needs it
+
+        code, message = "UnknownError", ""
+        for attempt in range(self.backoff.max_attempts):
+            if attempt:
+                self._sleep(self.backoff.delay(attempt - 1, self._draw))
+            try:
+                return self.client.get_table(DatabaseName=self.database, Name=table)["Table"]
+            except ClientError as exc:
+                code, message = _error_code(exc), str(exc)
+                # InvalidInputException here means a malformed database name.
+                if code in FATAL_ERROR_CODES or code == "InvalidInputException":
+                    raise self._fatal("GetTable", table, code, message) from exc
+                if code not in RETRYABLE_ERROR_CODES:
+                    break
+            except BotoCoreError as exc:
+                code, message = type(exc).__name__, str(exc)
+        raise _GaveUpError(code, message)
+
+    def _fatal(
+        self, operation: str, table: str, code: str, message: str
+    ) -> CatalogRegistrationError:
+        if code == "AccessDeniedException":
+            hint = "grant the job role glue:GetTable and glue:BatchCreatePartition on it"
+        else:
+            hint = "apply the Terraform that defines the tables, or fix --catalog_database"
+        where = f"Glue table {self.database}.{table}"
+        return CatalogRegistrationError(
+            f"{operation} on {where} failed with {code} ({message}): {hint}"
+        )
+
+
+class _GaveUpError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "UnknownError"))
+
+
+def _partition_input(
+    definition: TableTypeDef, key_names: Sequence[str], partition: TablePartition
+) -> PartitionInputTypeDef:
+    """The table's storage descriptor with the partition's own location; Values in key order."""
+    descriptor: Any = copy.deepcopy(definition.get("StorageDescriptor", {}))
+    table_location = str(descriptor.get("Location", "")).rstrip("/")
+    descriptor["Location"] = f"{table_location}/{partition.relative_location()}"
+    values: Mapping[str, str] = partition.value_map()
+    return {"Values": [values[name] for name in key_names], "StorageDescriptor": descriptor}
