@@ -74,6 +74,10 @@ test: $(SPARK_STAMP) node-deps ## Run every test layer (unit, workflow, e2e, spa
 test-unit: $(VENV_STAMP) ## Unit tests only (no network)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+.PHONY: test-spark
+test-spark: $(SPARK_STAMP) ## The Glue job's script on a local SparkSession (needs Java 17)
+	$(BIN)/python -m pytest tests/spark $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator and checkov
 	$(BIN)/ruff format --check .

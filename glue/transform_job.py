@@ -99,15 +99,15 @@ def spark_session() -> SparkSession:
         # Local workers are new Python processes: they must be this interpreter, the one
         # with b3pipeline installed, not whatever `python3` is first on PATH.
         os.environ["PYSPARK_PYTHON"] = sys.executable
+        # Driver and workers talk over loopback only, whatever the host name resolves to.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         from pyspark.sql import SparkSession
 
         return (
             SparkSession.builder.master("local[*]")
             .appName(APP_NAME)
-            # Driver and workers talk over loopback only; no web UI on a developer's box.
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate()
         )
     from pyspark.context import SparkContext

@@ -374,10 +374,9 @@ resource "aws_glue_job" "transform" {
     "--additional-python-modules"    = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
     "--enable-metrics"               = "true"
     "--enable-observability-metrics" = "true"
-    # Driver and executor logs stream to /aws-glue/jobs/* while the run goes (real time on
-    # Glue 5.x); the filter drops Spark's heartbeat noise.
+    # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
+    # to /aws-glue/jobs/output; Spark's to /aws-glue/jobs/error); set explicitly all the same.
     "--enable-continuous-cloudwatch-log" = "true"
-    "--enable-continuous-log-filter"     = "true"
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
   }

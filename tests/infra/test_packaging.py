@@ -130,6 +130,36 @@ def test_core_wheel_is_reproducible(tmp_path: Path, fixed_epoch: int) -> None:
     assert not any(name.startswith(("tests/", "functions/", "glue/")) for name in names)
 
 
+def test_core_wheel_is_what_the_glue_executors_need(tmp_path: Path, fixed_epoch: int) -> None:
+    # --additional-python-modules pip-installs this wheel on Glue 5.1 (Python 3.11), whose
+    # own Spark must stay: the wheel may not pull pyspark in.
+    wheel = package.build_core_wheel(tmp_path, fixed_epoch)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read("b3pipeline-0.1.0.dist-info/METADATA").decode("utf-8")
+    assert {"b3pipeline/ticker_split.py", "b3pipeline/transform.py"} <= names
+    assert "Requires-Python: >=3.11" in metadata.splitlines()
+    requirements = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    base = [line for line in requirements if "extra ==" not in line]
+    assert base and not any("pyspark" in line for line in base)
+    assert any("pyspark==3.5.6" in line and 'extra == "spark"' in line for line in requirements)
+
+
+def test_glue_script_imports_only_what_glue_provides() -> None:
+    tree = ast.parse(package.GLUE_SCRIPT.read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == {
+        "b3pipeline",  # the wheel
+        "pyspark",  # Glue's Spark
+        "awsglue",  # Glue's library, absent locally
+    }
+
+
 def test_glue_script_is_copied(tmp_path: Path) -> None:
     if not package.GLUE_SCRIPT.is_file():
         pytest.skip("glue/transform_job.py is not written yet")
