@@ -13,19 +13,25 @@ from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from pyspark.sql import SparkSession
 
 from b3pipeline.lake import Lake, raw_quotes_key
 from b3pipeline.transform import run_transform
 from tests.support.fake_brapi import PETR4_HISTORY_CSV
 from tests.support.raw_builders import INGESTED_AT, raw_frame, weekdays, write_raw
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 pytestmark = pytest.mark.spark
+
+# Without the `spark` extra (a venv that only `make run` set up) there is no Spark to run
+# on; `make test` and `make test-spark` install it, so there these tests always run.
+pytest.importorskip("pyspark", reason="pyspark is not installed: run `make test-spark`")
 
 START, END = date(2022, 5, 16), date(2022, 9, 9)
 TICKERS = ["PETR4", "VALE3", "ITUB4"]  # ITUB4 has no raw data
