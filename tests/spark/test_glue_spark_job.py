@@ -8,7 +8,9 @@ must write the same files with the same values (processed_at aside).
 
 from __future__ import annotations
 
+import math
 import shutil
+import statistics
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -133,6 +135,39 @@ def test_spark_job_writes_what_the_local_pipeline_writes(
         )
         assert written.equals(expected), f"{key}: {written.to_pylist()} != {expected.to_pylist()}"
     assert len(stamps) == 1, "every task stamps the driver's one processed_at"
+
+
+def test_spark_job_values_match_an_independent_computation(
+    spark: SparkSession, glue_job: ModuleType, lakes: tuple[Path, Path]
+) -> None:
+    # Plain Python over the fixture's real PETR4 bars, not the core's code.
+    spark_lake, _ = lakes
+    assert glue_job.main(_argv(spark_lake, ["PETR4"])) == 0
+    history = _petr4_raw()
+    adj = [float(v) for v in history["adjusted_close"]]
+    dates = list(history["trade_date"])
+    returns = [None] + [(adj[i] / adj[i - 1] - 1) * 100 for i in range(1, len(adj))]
+    checked = 0
+    for i, day in enumerate(dates):
+        if not START <= day <= END:
+            continue
+        key = f"refined/quotes_daily/dt={day.isoformat()}/ticker=PETR4/part-0.parquet"
+        (row,) = pq.read_table(spark_lake / key).to_pylist()
+        window_returns = [r for r in returns[i - 19 : i + 1] if r is not None]
+        assert row["trade_date"] == day
+        expected = {
+            "adj_close_price": adj[i],
+            "daily_return_pct": returns[i],
+            "sma_5": statistics.fmean(adj[i - 4 : i + 1]),
+            "sma_50": statistics.fmean(adj[i - 49 : i + 1]),
+            "volatility_20d_pct": statistics.stdev(window_returns) * math.sqrt(252),
+            "days_since_prev_trade": (day - dates[i - 1]).days,
+            "day_of_week": day.isoweekday(),
+        }
+        for column, value in expected.items():
+            assert row[column] == pytest.approx(value, rel=1e-9), (day, column)
+        checked += 1
+    assert checked == sum(START <= day <= END for day in dates) > 70
 
 
 def test_one_file_per_partition_and_nothing_else(
