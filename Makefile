@@ -5,7 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-VENV_STAMP := $(VENV)/.installed
 TICKERS ?= PETR4
 LAKE ?= ./lake
 PYTEST_ARGS ?=
@@ -16,14 +15,24 @@ help: ## List the commands
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ##@ Setup
+# Two install sets in one .venv: the light one (`dev`: the local runner, tests' tools, lint)
+# is all `make run` needs; the Spark one adds pyspark and a JVM-backed local Spark for the
+# Glue job's tests, which `make test` and `make lint` need.
+VENV_STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
+
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(VENV_STAMP)
 
+$(SPARK_STAMP): $(VENV_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
 .PHONY: venv
-venv: $(VENV_STAMP) ## Create or refresh .venv with the pinned dev dependencies
+venv: $(SPARK_STAMP) ## Create or refresh .venv with the pinned dev dependencies, Spark included
 
 ##@ Run
 .PHONY: run
@@ -58,33 +67,19 @@ node-deps:
 	else echo "npm not found: the asl-validator test will be skipped"; fi
 
 .PHONY: test
-test: $(VENV_STAMP) node-deps ## Run every test layer (unit, workflow, e2e, infra)
+test: $(SPARK_STAMP) node-deps ## Run every test layer (unit, workflow, e2e, spark, infra)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: $(VENV_STAMP) ## Unit tests only (no network)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-# The Glue Python shell runs Python 3.9 with its own pandas/pyarrow: run the tests of the code
-# that ships to Glue and Lambda on the oldest versions the core promises.
-COMPAT_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python) python3.9)
-COMPAT_VENV := .venv-py39
-COMPAT_TESTS := tests/unit/test_transform.py tests/unit/test_glue_entry.py tests/unit/test_brapi.py \
-	tests/unit/test_scrape.py tests/unit/test_manifest.py tests/unit/test_tickers.py \
-	tests/unit/test_settings.py
-
-$(COMPAT_VENV)/.installed: requirements/compat-py39.txt pyproject.toml
-	$(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/python -m pip install --quiet -r requirements/compat-py39.txt
-	$(COMPAT_VENV)/bin/python -m pip install --quiet --no-deps -e .
-	touch $@
-
-.PHONY: test-compat
-test-compat: $(COMPAT_VENV)/.installed ## Core tests on Python 3.9 + pandas 1.5 + pyarrow 10 (Glue's runtime)
-	$(COMPAT_VENV)/bin/python -m pytest -p no:cacheprovider -o addopts=-ra $(COMPAT_TESTS)
+.PHONY: test-spark
+test-spark: $(SPARK_STAMP) ## The Glue job's script on a local SparkSession (needs Java 17)
+	$(BIN)/python -m pytest tests/spark $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV_STAMP) ## ruff (format check + lint) and mypy
+lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator and checkov
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -2,8 +2,8 @@
 
     build/scraper.zip                          Lambda: functions/scraper + b3pipeline + small deps
     build/trigger.zip                          Lambda: functions/trigger + b3pipeline + small deps
-    build/b3pipeline-<version>-py3-none-any.whl  the core, for the Glue job's --extra-py-files
-    build/glue/transform_job.py                the Glue Python shell entry
+    build/b3pipeline-<version>-py3-none-any.whl  the core, pip-installed on the Glue job's workers
+    build/glue/transform_job.py                the Glue 5.1 Spark entry
 
 Same inputs give the same bytes: entries are sorted, every timestamp is SOURCE_DATE_EPOCH (or
 1980-01-01 when unset), permissions are fixed, no bytecode is written. The function zips carry

@@ -1,5 +1,5 @@
-# Transform job (Python shell), Data Catalog database and tables, and the crawler that keeps
-# their partitions current. Why Terraform defines the tables and the crawler only syncs them:
+# Transform job (Glue 5.1 Spark, split by ticker), Data Catalog database and tables, and the
+# crawler that keeps their partitions current. Why Terraform defines the tables and the crawler only syncs them:
 # docs/adr/0002-catalog-tables-defined-in-terraform.md.
 
 # ---------------------------------------------------------------- artifacts
@@ -139,7 +139,7 @@ resource "aws_glue_catalog_table" "lake" {
 # ---------------------------------------------------------------- security configuration
 
 resource "aws_glue_security_configuration" "lake" {
-  #checkov:skip=CKV_AWS_99:S3 writes use SSE-S3 like the bucket default; KMS for Glue's CloudWatch logs and bookmarks (unused by Python shell) would need a customer managed key and its key policy.
+  #checkov:skip=CKV_AWS_99:S3 writes use SSE-S3 like the bucket default; KMS for Glue's CloudWatch logs and bookmarks (the job uses none) would need a customer managed key and its key policy.
   name = "${var.project}-glue"
 
   encryption_configuration {
@@ -329,6 +329,19 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # Job and observability metrics (--enable-metrics, --enable-observability-metrics).
+    sid       = "PublishJobMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource type; the namespace condition scopes it
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+
+  statement {
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*"]
@@ -342,18 +355,20 @@ resource "aws_iam_role_policy" "glue_job" {
 }
 
 resource "aws_glue_job" "transform" {
-  name                   = local.glue_job_name
-  description            = "raw/quotes -> refined/quotes_daily and refined/quotes_monthly (b3pipeline.transform)."
-  role_arn               = aws_iam_role.glue_job.arn
-  glue_version           = "3.0" # the Glue version Python shell 3.9 jobs run on
-  max_capacity           = var.glue_job_max_capacity
+  name        = local.glue_job_name
+  description = "raw/quotes -> refined/quotes_daily and refined/quotes_monthly: one Spark task per ticker running b3pipeline.transform."
+  role_arn    = aws_iam_role.glue_job.arn
+  # Spark 3.5.6, Python 3.11, Java 17: what `make test` runs the script on locally.
+  glue_version           = "5.1"
+  worker_type            = var.glue_worker_type
+  number_of_workers      = var.glue_number_of_workers
+  execution_class        = var.glue_execution_class
   timeout                = var.glue_job_timeout_minutes
   max_retries            = 0 # the state machine retries with backoff; a Glue retry would double-run
   security_configuration = aws_glue_security_configuration.lake.name
 
   command {
-    name            = "pythonshell"
-    python_version  = "3.9"
+    name            = "glueetl"
     script_location = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.glue_script.key}"
   }
 
@@ -361,11 +376,26 @@ resource "aws_glue_job" "transform" {
     max_concurrent_runs = 2
   }
 
+  # Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
   default_arguments = {
-    "--job-language"   = "python"
-    "--extra-py-files" = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
-    "library-set"      = "analytics"
-    "--lake_uri"       = local.lake_uri
+    "--job-language" = "python"
+    # pip installs the core wheel (and whatever of its requirements Glue lacks) on the
+    # driver and on every executor, where the per-ticker tasks import it.
+    "--additional-python-modules"    = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    "--enable-metrics"               = "true"
+    "--enable-observability-metrics" = "true"
+    # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
+    # to /aws-glue/jobs/output; Spark's to /aws-glue/jobs/error); set explicitly all the same.
+    "--enable-continuous-cloudwatch-log" = "true"
+    "--job-bookmark-option"              = "job-bookmark-disable"
+    "--lake_uri"                         = local.lake_uri
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.glue_execution_class == "STANDARD" || contains(["G.1X", "G.2X"], var.glue_worker_type)
+      error_message = "FLEX runs accept only G.1X and G.2X workers: set glue_worker_type to one of them or glue_execution_class to STANDARD."
+    }
   }
 
   depends_on = [aws_iam_role_policy.glue_job]

@@ -29,7 +29,7 @@ output "trigger_function_name" {
 }
 
 output "glue_job_name" {
-  description = "Name of the Glue Python shell transform job."
+  description = "Name of the Glue 5.1 Spark transform job."
   value       = aws_glue_job.transform.name
 }
 

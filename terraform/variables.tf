@@ -198,7 +198,7 @@ variable "glue_database" {
 }
 
 variable "glue_job_timeout_minutes" {
-  description = "Timeout of the Glue Python shell transform job."
+  description = "Timeout of the Glue transform job run, in minutes (a daily run takes a few; a full backfill of many tickers longer)."
   type        = number
   default     = 30
 
@@ -208,14 +208,36 @@ variable "glue_job_timeout_minutes" {
   }
 }
 
-variable "glue_job_max_capacity" {
-  description = "DPUs of the Python shell job: 0.0625 (1/16 DPU, 1 GB) or 1 (16 GB). A few tickers of daily bars fit in 1/16 DPU."
-  type        = number
-  default     = 0.0625
+variable "glue_worker_type" {
+  description = "Worker type of the Glue Spark job: G.1X (1 DPU: 4 vCPU, 16 GB), G.2X (2 DPU), G.4X (4 DPU) or G.8X (8 DPU). FLEX runs accept G.1X and G.2X only."
+  type        = string
+  default     = "G.1X"
 
   validation {
-    condition     = contains([0.0625, 1], var.glue_job_max_capacity)
-    error_message = "glue_job_max_capacity must be 0.0625 or 1 (the only values a Python shell job accepts)."
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
+    error_message = "glue_worker_type must be G.1X, G.2X, G.4X or G.8X."
+  }
+}
+
+variable "glue_number_of_workers" {
+  description = "Workers of the Glue Spark job, the driver's included (2 = one driver + one executor). One task per ticker: more workers run more tickers at once."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.glue_number_of_workers >= 2 && var.glue_number_of_workers <= 100 && floor(var.glue_number_of_workers) == var.glue_number_of_workers
+    error_message = "glue_number_of_workers must be a whole number from 2 (one driver, one executor) to 100."
+  }
+}
+
+variable "glue_execution_class" {
+  description = "STANDARD (dedicated capacity, starts at once) or FLEX (spare capacity, cheaper per DPU-hour, may start late): see docs/deploy.md's cost section."
+  type        = string
+  default     = "STANDARD"
+
+  validation {
+    condition     = contains(["STANDARD", "FLEX"], var.glue_execution_class)
+    error_message = "glue_execution_class must be STANDARD or FLEX."
   }
 }
 

@@ -31,6 +31,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -132,10 +133,6 @@ class QuoteHistory:
 
 
 def _package_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # pragma: no cover - Python < 3.8 only
-        return "unknown"
     try:
         return version("b3pipeline")
     except PackageNotFoundError:  # a Lambda zip carries the code without its metadata

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import sys
 import time
 import zipfile
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomllib
 from scripts import package
 
 from tests.infra import _hcl
@@ -128,6 +130,69 @@ def test_core_wheel_is_reproducible(tmp_path: Path, fixed_epoch: int) -> None:
     assert "b3pipeline/__init__.py" in names
     assert "b3pipeline-0.1.0.dist-info/RECORD" in names
     assert not any(name.startswith(("tests/", "functions/", "glue/")) for name in names)
+
+
+def test_core_wheel_is_what_the_glue_executors_need(tmp_path: Path, fixed_epoch: int) -> None:
+    # --additional-python-modules pip-installs this wheel on Glue 5.1 (Python 3.11), whose
+    # own Spark must stay: the wheel may not pull pyspark in.
+    wheel = package.build_core_wheel(tmp_path, fixed_epoch)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read("b3pipeline-0.1.0.dist-info/METADATA").decode("utf-8")
+    assert {"b3pipeline/ticker_split.py", "b3pipeline/transform.py"} <= names
+    assert "Requires-Python: >=3.11" in metadata.splitlines()
+    requirements = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    base = [line for line in requirements if "extra ==" not in line]
+    assert base and not any("pyspark" in line for line in base)
+    assert any("pyspark==3.5.6" in line and 'extra == "spark"' in line for line in requirements)
+
+
+def test_glue_script_imports_only_what_glue_provides() -> None:
+    tree = ast.parse(package.GLUE_SCRIPT.read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == {
+        "b3pipeline",  # the wheel
+        "pyspark",  # Glue's Spark
+        "awsglue",  # Glue's library, absent locally
+    }
+
+
+def _extra_requirements(extras: dict[str, list[str]], name: str) -> set[str]:
+    """Every requirement an extra pulls in, following b3pipeline[...] self-references."""
+    found: set[str] = set()
+    for requirement in extras[name]:
+        match = re.fullmatch(r"b3pipeline\[([a-z,]+)\]", requirement)
+        if match:
+            for inner in match.group(1).split(","):
+                found |= _extra_requirements(extras, inner)
+        else:
+            found.add(requirement)
+    return found
+
+
+def test_make_run_installs_no_spark_and_make_test_does() -> None:
+    with (_hcl.ROOT / "pyproject.toml").open("rb") as handle:
+        extras = tomllib.load(handle)["project"]["optional-dependencies"]
+    light = _extra_requirements(extras, "dev")
+    assert not any(requirement.startswith("pyspark") for requirement in light)
+    assert "pyspark==3.5.6" in _extra_requirements(extras, "spark")
+
+    makefile = (_hcl.ROOT / "Makefile").read_text(encoding="utf-8")
+    prerequisites = dict(re.findall(r"^([a-z-]+): ([^#\n]*)", makefile, flags=re.MULTILINE))
+    recipes = dict(re.findall(r"^(\$\(\w+\)): .*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE))
+    assert "-e '.[dev]'" in recipes["$(VENV_STAMP)"]
+    assert "spark" not in recipes["$(VENV_STAMP)"]
+    assert "-e '.[dev,spark]'" in recipes["$(SPARK_STAMP)"]
+    for light_target in ("run", "demo"):
+        assert prerequisites[light_target].split() == ["$(VENV_STAMP)"], light_target
+    for spark_target in ("test", "test-spark", "lint"):
+        assert "$(SPARK_STAMP)" in prerequisites[spark_target].split(), spark_target
+    assert "test-compat" not in makefile and "py39" not in makefile
 
 
 def test_glue_script_is_copied(tmp_path: Path) -> None:

