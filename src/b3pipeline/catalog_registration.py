@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 import pyarrow as pa
 
-from b3pipeline.catalog import TABLES, TableSpec
-from b3pipeline.errors import B3PipelineError
+from b3pipeline.errors import CatalogRegistrationError
+from b3pipeline.tables import TABLES, TableSpec
 from b3pipeline.transform import TransformResult
 
 if TYPE_CHECKING:
@@ -64,10 +64,6 @@ FATAL_ERROR_CODES = frozenset({"EntityNotFoundException", "AccessDeniedException
 
 _TABLES_BY_NAME: dict[str, TableSpec] = {table.name: table for table in TABLES}
 _PARTITION_VALUE = re.compile(r"[^/=]+")
-
-
-class CatalogRegistrationError(B3PipelineError):
-    """The catalog cannot take the run's partitions (database or table missing, access denied)."""
 
 
 # -- partitions ---------------------------------------------------------------------------------

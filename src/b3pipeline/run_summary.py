@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Optional, Protocol
 
-from b3pipeline.catalog import TABLES
 from b3pipeline.catalog_registration import (
     CatalogRegistration,
     FailedPartition,
@@ -22,6 +21,7 @@ from b3pipeline.catalog_registration import (
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
+from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult
 
 #: Lake prefix of the summaries: outside every table location, so no SQL reads them.

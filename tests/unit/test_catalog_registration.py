@@ -28,11 +28,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from b3pipeline import lake as lake_layout
-from b3pipeline.catalog import TABLES
 from b3pipeline.catalog_registration import (
     MAX_PARTITIONS_PER_CALL,
     Backoff,
-    CatalogRegistrationError,
     GluePartitionCatalog,
     LocalPartitionCatalog,
     TablePartition,
@@ -42,8 +40,10 @@ from b3pipeline.catalog_registration import (
     schema_differences,
     table_spec,
 )
+from b3pipeline.errors import CatalogRegistrationError
 from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
 from b3pipeline.scrape import scrape
+from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult, month_of, run_transform
 from tests.infra import _hcl
 from tests.support.quotes import StaticQuoteSource, make_bars
