@@ -444,6 +444,20 @@ class GluePartitionCatalog:
         )
 
 
+def glue_partition_catalog(database: str) -> GluePartitionCatalog:
+    """The Glue Data Catalog `database` through a boto3 client (region and endpoint from the
+    standard AWS settings). botocore retries each call only a little: the registration's own
+    backoff (`Backoff`) is the retry policy, and the two would multiply.
+    """
+    import boto3  # only the Glue side needs it
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60
+    )
+    return GluePartitionCatalog(boto3.client("glue", config=config), database)
+
+
 class _GaveUpError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code)
