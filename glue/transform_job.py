@@ -1,14 +1,18 @@
 """AWS Glue 5.1 Spark (glueetl) entry: parse the job arguments, run the transform split by
-ticker across the executors, merge and log the summary on the driver.
+ticker across the executors, merge on the driver, register the run's partitions in the
+catalog and write the run summary.
 
 Job arguments (DESIGN.md): --lake_uri, --tickers (comma list or JSON array), --start_date,
---end_date (YYYY-MM-DD). Glue adds its own (--JOB_ID, --JOB_RUN_ID, --job-bookmark-option,
-...), which are ignored. The script is uploaded alone; b3pipeline comes from the wheel that
---additional-python-modules installs on the driver and every executor.
+--end_date (YYYY-MM-DD), and optionally --catalog_database (the Glue database whose tables
+get the run's partitions; without it nothing is registered). Glue adds its own: --JOB_RUN_ID
+names the run summary (runs/transform/<JOB_RUN_ID>.json, which the state machine reads);
+without it (a local run) the summary is only logged. The others (--JOB_ID,
+--job-bookmark-option, ...) are ignored. The script is uploaded alone; b3pipeline comes from
+the wheel that --additional-python-modules installs on the driver and every executor.
 
 Outside Glue (no awsglue) the same script runs on a local SparkSession (`local[*]`):
     python glue/transform_job.py --lake_uri ./lake --tickers PETR4 \
-        --start_date 2022-09-01 --end_date 2022-09-09
+        --start_date 2022-09-01 --end_date 2022-09-09 [--JOB_RUN_ID local-1]
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Optional
 
-from b3pipeline.errors import B3PipelineError, InvalidDateRangeError
+from b3pipeline.catalog_registration import GluePartitionCatalog, glue_partition_catalog
+from b3pipeline.errors import B3PipelineError, InvalidDateRangeError, InvalidRequestError
 from b3pipeline.lake import Lake
+from b3pipeline.run_summary import record_transform_run, validate_job_run_id
 from b3pipeline.ticker_split import merge_ticker_outcomes, transform_ticker
 from b3pipeline.tickers import parse_tickers
 from b3pipeline.transform import TransformResult
@@ -33,6 +39,10 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")
+OPTIONAL_ARGUMENTS = ("catalog_database",)
+#: Glue passes it to every run; awsglue refuses to be asked for it (a reserved argument)
+#: but always returns it, None when absent.
+JOB_RUN_ID = "JOB_RUN_ID"
 APP_NAME = "b3pipeline-transform"
 
 logger = logging.getLogger("b3pipeline.glue.transform_job")
@@ -44,23 +54,37 @@ class TransformJobArguments:
     tickers: list[str]
     start_date: date
     end_date: date
+    catalog_database: Optional[str] = None
+    job_run_id: Optional[str] = None
 
 
-def _resolve_options(argv: list[str]) -> dict[str, str]:
-    """{name: value} for ARGUMENTS, as awsglue's getResolvedOptions gives them.
+def _resolve_options(argv: list[str]) -> dict[str, Optional[str]]:
+    """{name: value} for ARGUMENTS, the OPTIONAL_ARGUMENTS and JOB_RUN_ID (None when absent),
+    as awsglue's getResolvedOptions gives them.
 
     argv is sys.argv-shaped: argv[0] is the script and is skipped.
     """
+    names = [*ARGUMENTS, *OPTIONAL_ARGUMENTS, JOB_RUN_ID]
     try:
         from awsglue.utils import getResolvedOptions
     except ImportError:
         parser = argparse.ArgumentParser(prog="transform_job", allow_abbrev=False)
-        for name in ARGUMENTS:
-            parser.add_argument(f"--{name}", required=True)
+        for name in names:
+            parser.add_argument(f"--{name}", required=name in ARGUMENTS)
         known, _glue_extras = parser.parse_known_args(argv[1:])
-        return {name: getattr(known, name) for name in ARGUMENTS}
-    resolved: dict[str, str] = getResolvedOptions(argv, list(ARGUMENTS))
-    return resolved
+        return {name: getattr(known, name) for name in names}
+    # getResolvedOptions makes every name it is asked for required: ask for an optional
+    # one only when it was given.
+    given = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv[1:]]
+    resolved: dict[str, Optional[str]] = getResolvedOptions(argv, [*ARGUMENTS, *given])
+    return {name: resolved.get(name) for name in names}
+
+
+def _required(options: dict[str, Optional[str]], name: str) -> str:
+    value = options[name]
+    if value is None:
+        raise InvalidRequestError(f"--{name} is missing")
+    return value
 
 
 def _parse_date(name: str, text: str) -> date:
@@ -74,17 +98,26 @@ def _parse_date(name: str, text: str) -> date:
 
 def parse_arguments(argv: list[str]) -> TransformJobArguments:
     options = _resolve_options(argv)
-    start = _parse_date("start_date", options["start_date"])
-    end = _parse_date("end_date", options["end_date"])
+    start = _parse_date("start_date", _required(options, "start_date"))
+    end = _parse_date("end_date", _required(options, "end_date"))
     if start > end:
         raise InvalidDateRangeError(
             f"--start_date {start.isoformat()} is after --end_date {end.isoformat()}"
         )
+    database = options["catalog_database"]
+    if database is not None and not database.strip():
+        raise InvalidRequestError(
+            "--catalog_database is empty: give the Glue database name, or leave it out to "
+            "register nothing"
+        )
+    job_run_id = options[JOB_RUN_ID]
     return TransformJobArguments(
-        lake_uri=options["lake_uri"].strip(),
-        tickers=parse_tickers(options["tickers"]),
+        lake_uri=_required(options, "lake_uri").strip(),
+        tickers=parse_tickers(_required(options, "tickers")),
         start_date=start,
         end_date=end,
+        catalog_database=None if database is None else database.strip(),
+        job_run_id=None if job_run_id is None else validate_job_run_id(job_run_id),
     )
 
 
@@ -136,23 +169,35 @@ def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformR
     )
 
 
+def partition_catalog(arguments: TransformJobArguments) -> Optional[GluePartitionCatalog]:
+    """The Glue database named by --catalog_database; None without it (nothing registered)."""
+    if arguments.catalog_database is None:
+        return None
+    return glue_partition_catalog(arguments.catalog_database)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    """0 when every ticker's partitions were written; 1 with one message otherwise."""
+    """0 when every ticker's partitions were written (and the summary, under --JOB_RUN_ID);
+    1 with one message otherwise. Partitions the catalog refused do not fail the run: the
+    summary says the catalog is not current and the state machine runs the crawler.
+    """
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
         arguments = parse_arguments(sys.argv if argv is None else argv)
-        Lake.open(arguments.lake_uri)  # a bad URI fails here, before Spark starts
+        lake = Lake.open(arguments.lake_uri)  # a bad URI fails here, before Spark starts
+        catalog = partition_catalog(arguments)
         result = run_job(spark_session(), arguments)
-        # Driver-side follow-ups on the merged `result` go here (catalog partition
-        # registration with --catalog_database, the run summary under --JOB_RUN_ID).
+        summary = record_transform_run(lake, result, catalog, arguments.job_run_id)
     except B3PipelineError as exc:
         logger.error("transform failed: %s", exc)
         print(f"transform failed: {exc}", file=sys.stderr)
         return 1
-    logger.info(json.dumps({"event": "transform_succeeded", **result.summary()}, sort_keys=True))
+    event = {"event": "transform_succeeded", **result.summary()}
+    event["catalog_current"] = summary.catalog_current
+    logger.info(json.dumps(event, sort_keys=True))
     return 0
 
 

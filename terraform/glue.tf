@@ -1,6 +1,6 @@
 # Transform job (Glue 5.1 Spark, split by ticker), Data Catalog database and tables, and the
-# crawler that keeps their partitions current. Why Terraform defines the tables and the crawler only syncs them:
-# docs/adr/0002-catalog-tables-defined-in-terraform.md.
+# crawler. The job registers the partitions it writes; the state machine runs the crawler only
+# to repair the catalog. Why: docs/adr/0002-catalog-tables-defined-in-terraform.md.
 
 # ---------------------------------------------------------------- artifacts
 
@@ -322,6 +322,34 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # The run summary (runs/transform/<JOB_RUN_ID>.json) that the state machine reads. GetObject
+    # only on the summaries and their parent keys, which pyarrow's S3 filesystem may HEAD.
+    sid       = "WriteRunSummary"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"]
+  }
+
+  statement {
+    sid     = "ProbeRunSummaries"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${aws_s3_bucket.lake.arn}/runs",
+      "${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*",
+    ]
+  }
+
+  statement {
+    # b3pipeline.catalog_registration: GetTable once per table (its storage descriptor and
+    # schema), then BatchCreatePartition. Nothing else: the tables are Terraform's.
+    sid     = "RegisterPartitions"
+    actions = ["glue:GetTable", "glue:BatchCreatePartition"]
+    resources = concat(
+      [local.glue_catalog_arn, aws_glue_catalog_database.lake.arn],
+      [for t in aws_glue_catalog_table.lake : t.arn],
+    )
+  }
+
+  statement {
     # Unconditioned on purpose: see the scraper's ListLake statement (pyarrow probes).
     sid       = "ListLake"
     actions   = ["s3:ListBucket"]
@@ -356,7 +384,7 @@ resource "aws_iam_role_policy" "glue_job" {
 
 resource "aws_glue_job" "transform" {
   name        = local.glue_job_name
-  description = "raw/quotes -> refined/quotes_daily and refined/quotes_monthly: one Spark task per ticker running b3pipeline.transform."
+  description = "raw/quotes -> refined/quotes_daily and refined/quotes_monthly: one Spark task per ticker running b3pipeline.transform; registers its partitions and writes runs/transform/<run id>.json."
   role_arn    = aws_iam_role.glue_job.arn
   # Spark 3.5.6, Python 3.11, Java 17: what `make test` runs the script on locally.
   glue_version           = "5.1"
@@ -389,6 +417,9 @@ resource "aws_glue_job" "transform" {
     "--enable-continuous-cloudwatch-log" = "true"
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
+    # A default argument, not one the state machine sends: every run of the job, also one
+    # started by hand, registers its partitions (b3pipeline.catalog_registration).
+    "--catalog_database" = aws_glue_catalog_database.lake.name
   }
 
   lifecycle {

@@ -21,11 +21,12 @@ locals {
   bucket_name = var.bucket_name != "" ? var.bucket_name : "${var.project}-lake-${local.account_id}-${local.region}"
   lake_uri    = "s3://${aws_s3_bucket.lake.bucket}"
 
-  # Lake layout (DESIGN.md). Manifests sit outside every table location.
+  # Lake layout (DESIGN.md). Manifests and run summaries sit outside every table location.
   raw_quotes_prefix     = "raw/quotes/"
   manifests_prefix      = "raw/_manifests/"
   quotes_daily_prefix   = "refined/quotes_daily/"
   quotes_monthly_prefix = "refined/quotes_monthly/"
+  run_summaries_prefix  = "runs/transform/"
   athena_results_prefix = "athena-results/"
   artifacts_prefix      = "artifacts/"
 

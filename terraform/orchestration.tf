@@ -12,6 +12,8 @@ locals {
     quality_statement_name = aws_athena_prepared_statement.quality_check.name
     failure_topic_arn      = aws_sns_topic.failures.arn
     lake_uri               = local.lake_uri
+    lake_bucket            = aws_s3_bucket.lake.bucket
+    run_summaries_prefix   = local.run_summaries_prefix
   }
 
   glue_catalog_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
@@ -69,6 +71,13 @@ data "aws_iam_policy_document" "pipeline" {
       "glue:BatchStopJobRun",
     ]
     resources = [local.glue_job_arn]
+  }
+
+  statement {
+    # Read Transform Summary: the summaries only, nothing else of the lake through this.
+    sid       = "ReadTransformSummary"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"]
   }
 
   statement {

@@ -19,37 +19,12 @@ import pyarrow as pa
 import sqlglot
 import sqlglot.errors
 
-from b3pipeline import lake as lake_layout
-from b3pipeline import schema
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake
+from b3pipeline.tables import TABLES, TableSpec
 from b3pipeline.tickers import tickers_json
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str  # the Glue / DuckDB table name
-    location: str  # the table's folder under the lake root
-    columns: pa.Schema  # what the files hold
-    partitioning: pa.Schema  # what the folder names hold
-
-
-TABLES: tuple[TableSpec, ...] = (
-    TableSpec(
-        "raw_quotes", lake_layout.RAW_QUOTES, schema.RAW_QUOTES, lake_layout.DATE_PARTITIONING
-    ),
-    TableSpec(
-        "quotes_daily", lake_layout.QUOTES_DAILY, schema.QUOTES_DAILY, lake_layout.DATE_PARTITIONING
-    ),
-    TableSpec(
-        "quotes_monthly",
-        lake_layout.QUOTES_MONTHLY,
-        schema.QUOTES_MONTHLY,
-        lake_layout.MONTH_PARTITIONING,
-    ),
-)
 
 
 @dataclass(frozen=True)

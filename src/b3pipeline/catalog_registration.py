@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 import pyarrow as pa
 
-from b3pipeline.catalog import TABLES, TableSpec
-from b3pipeline.errors import B3PipelineError
+from b3pipeline.errors import CatalogRegistrationError
+from b3pipeline.tables import TABLES, TableSpec
 from b3pipeline.transform import TransformResult
 
 if TYPE_CHECKING:
@@ -64,10 +64,6 @@ FATAL_ERROR_CODES = frozenset({"EntityNotFoundException", "AccessDeniedException
 
 _TABLES_BY_NAME: dict[str, TableSpec] = {table.name: table for table in TABLES}
 _PARTITION_VALUE = re.compile(r"[^/=]+")
-
-
-class CatalogRegistrationError(B3PipelineError):
-    """The catalog cannot take the run's partitions (database or table missing, access denied)."""
 
 
 # -- partitions ---------------------------------------------------------------------------------
@@ -446,6 +442,20 @@ class GluePartitionCatalog:
         return CatalogRegistrationError(
             f"{operation} on {where} failed with {code} ({message}): {hint}"
         )
+
+
+def glue_partition_catalog(database: str) -> GluePartitionCatalog:
+    """The Glue Data Catalog `database` through a boto3 client (region and endpoint from the
+    standard AWS settings). botocore retries each call only a little: the registration's own
+    backoff (`Backoff`) is the retry policy, and the two would multiply.
+    """
+    import boto3  # only the Glue side needs it
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60
+    )
+    return GluePartitionCatalog(boto3.client("glue", config=config), database)
 
 
 class _GaveUpError(Exception):

@@ -63,6 +63,10 @@ class TransformError(B3PipelineError):
     """The raw data cannot be turned into refined tables."""
 
 
+class CatalogRegistrationError(B3PipelineError):
+    """The catalog cannot take the run's partitions (database or table missing, access denied)."""
+
+
 class QueryError(B3PipelineError):
     """A SQL query failed on the local catalog."""
 

@@ -9,20 +9,24 @@ Functions caps a state's payload at 256 KB, so every list is capped (`LIST_LIMIT
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Optional, Protocol
 
-from b3pipeline.catalog import TABLES
 from b3pipeline.catalog_registration import (
     CatalogRegistration,
     FailedPartition,
+    PartitionCatalog,
     TablePartition,
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
+from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult
+
+logger = logging.getLogger(__name__)
 
 #: Lake prefix of the summaries: outside every table location, so no SQL reads them.
 RUN_SUMMARIES = "runs/transform"
@@ -31,6 +35,9 @@ SUMMARY_VERSION = 1
 LIST_LIMIT = 1000
 #: Most failed partitions (and schema differences) listed per table.
 FAILED_LIMIT = 20
+
+#: The id a summary carries when the run has none (a local run without --JOB_RUN_ID).
+LOCAL_RUN_ID = "local"
 
 # Glue's run ids are 'jr_' and 64 hex digits; local runs may use any id of this shape. No
 # '/', '.' or spaces: the id becomes one S3 key segment.
@@ -206,3 +213,28 @@ def write_run_summary(lake: BytesWriter, summary: TransformRunSummary) -> str:
     key = run_summary_key(summary.job_run_id)
     lake.write_bytes(key, summary.to_json())
     return key
+
+
+def record_transform_run(
+    lake: BytesWriter,
+    result: TransformResult,
+    catalog: Optional[PartitionCatalog],
+    job_run_id: Optional[str],
+) -> TransformRunSummary:
+    """What the Glue job's driver does after the merge: register the run's partitions in
+    `catalog` (None: nothing registered, so the catalog is not current) and, under
+    `job_run_id`, write the run summary (None: the summary is only returned and logged).
+
+    A CatalogRegistrationError (database or table missing, access denied) propagates and
+    fails the run: the crawler cannot repair that.
+    """
+    registration = catalog.register_partitions(partitions_written(result)) if catalog else None
+    summary = build_run_summary(job_run_id or LOCAL_RUN_ID, result, registration)
+    if job_run_id is None:
+        logger.info(
+            "no job run id: run summary not written (catalog_current=%s)", summary.catalog_current
+        )
+    else:
+        key = write_run_summary(lake, summary)
+        logger.info("run summary written to %s (catalog_current=%s)", key, summary.catalog_current)
+    return summary

@@ -3,9 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.support.fake_brapi import FakeBrapi, petr4_fake, serve
+from tests.support.moto_server import moto_endpoint
+
+__all__ = ["moto_endpoint"]  # a fixture: pytest finds it by name
 
 
 @pytest.fixture
@@ -22,15 +24,3 @@ def brapi_url(fake_brapi: FakeBrapi, monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.delenv("LAKE_URI", raising=False)
         monkeypatch.delenv("B3_TICKERS", raising=False)
         yield url
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1, as host:port (what pyarrow's endpoint_override takes)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"{host}:{port}"
-    finally:
-        server.stop()

@@ -17,6 +17,7 @@ import tomllib
 from scripts import package
 
 from b3pipeline import lake, schema
+from b3pipeline.run_summary import RUN_SUMMARIES
 from tests.infra import _hcl
 
 pytestmark = pytest.mark.infra
@@ -395,11 +396,52 @@ def test_crawler_syncs_the_terraform_tables_and_never_rewrites_them() -> None:
     assert "schedule" not in crawler, "the state machine runs the crawler"
 
 
-def test_manifests_are_outside_every_table_location() -> None:
+@pytest.mark.parametrize("prefix", ["manifests_prefix", "run_summaries_prefix"])
+def test_manifests_and_run_summaries_are_outside_every_table_location(prefix: str) -> None:
     locals_ = _hcl.locals_()
-    manifests = _hcl.resolve_locals(locals_["manifests_prefix"], locals_)
+    outside = _hcl.resolve_locals(locals_[prefix], locals_)
     for spec in locals_["catalog_tables"].values():
-        assert not manifests.startswith(_hcl.resolve_locals(spec["location"], locals_))
+        assert not outside.startswith(_hcl.resolve_locals(spec["location"], locals_))
+
+
+def test_run_summaries_prefix_is_where_the_job_writes() -> None:
+    assert _hcl.locals_()["run_summaries_prefix"] == RUN_SUMMARIES + "/"
+    assert _hcl.locals_()["asl_template_vars"]["run_summaries_prefix"] == (
+        "${local.run_summaries_prefix}"
+    )
+    assert _hcl.locals_()["asl_template_vars"]["lake_bucket"] == "${aws_s3_bucket.lake.bucket}"
+    assert _hcl.locals_()["lake_uri"] == "s3://${aws_s3_bucket.lake.bucket}"
+
+
+def _statements(document: str) -> list[dict[str, Any]]:
+    return _hcl.policy_statements(_hcl.data_sources("aws_iam_policy_document")[document])
+
+
+_SUMMARIES = "${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"
+_CATALOG_TABLES = (
+    "${concat([local.glue_catalog_arn, aws_glue_catalog_database.lake.arn],"
+    " [for t in aws_glue_catalog_table.lake : t.arn])}"
+)
+
+
+def test_glue_job_role_registers_partitions_and_writes_summaries_only() -> None:
+    """GetTable and BatchCreatePartition (b3pipeline.catalog_registration) on the catalog,
+    the database and its tables, nothing more of Glue; PutObject under runs/transform/."""
+    statements = _statements("glue_job")
+    glue = [s for s in statements if any(a.startswith("glue:") for a in s["actions"])]
+    assert len(glue) == 1
+    assert sorted(glue[0]["actions"]) == ["glue:BatchCreatePartition", "glue:GetTable"]
+    assert glue[0]["resources"] == _CATALOG_TABLES
+    writes = {s["sid"]: s for s in statements if "s3:PutObject" in s["actions"]}
+    assert writes["WriteRunSummary"]["resources"] == [_SUMMARIES]
+
+
+def test_state_machine_reads_only_the_run_summaries() -> None:
+    statements = _statements("pipeline")
+    summary = next(s for s in statements if s["sid"] == "ReadTransformSummary")
+    assert (summary["actions"], summary["resources"]) == (["s3:GetObject"], [_SUMMARIES])
+    readers = [s for s in statements if _SUMMARIES in s.get("resources", [])]
+    assert readers == [summary]
 
 
 def test_glue_job_is_a_glue_5_1_spark_job_with_the_core_wheel() -> None:
@@ -466,10 +508,13 @@ def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> 
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
     assert arguments["--lake_uri"] == "${local.lake_uri}"
+    # Every run registers its partitions in the Terraform database (also one started by hand).
+    assert arguments["--catalog_database"] == "${aws_glue_catalog_database.lake.name}"
     script = package.GLUE_SCRIPT.read_text(encoding="utf-8")
     own = {name for name in arguments if not name.startswith(("--enable-", "--job-"))}
-    assert own == {"--additional-python-modules", "--lake_uri"}
+    assert own == {"--additional-python-modules", "--lake_uri", "--catalog_database"}
     assert 'ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")' in script
+    assert 'OPTIONAL_ARGUMENTS = ("catalog_database",)' in script
 
 
 def _allowed_values(condition: str, variable: str) -> set[str]:

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.modules import load_module
+from tests.support.moto_server import moto_endpoint
+
+__all__ = ["moto_endpoint"]  # a fixture: pytest finds it by name
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -28,11 +28,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from b3pipeline import lake as lake_layout
-from b3pipeline.catalog import TABLES
 from b3pipeline.catalog_registration import (
     MAX_PARTITIONS_PER_CALL,
     Backoff,
-    CatalogRegistrationError,
     GluePartitionCatalog,
     LocalPartitionCatalog,
     TablePartition,
@@ -42,10 +40,12 @@ from b3pipeline.catalog_registration import (
     schema_differences,
     table_spec,
 )
+from b3pipeline.errors import CatalogRegistrationError
 from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
 from b3pipeline.scrape import scrape
+from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult, month_of, run_transform
-from tests.infra import _hcl
+from tests.support.glue_tables import create_terraform_catalog, terraform_table_inputs
 from tests.support.quotes import StaticQuoteSource, make_bars
 
 if TYPE_CHECKING:
@@ -56,35 +56,6 @@ NOW = datetime(2025, 8, 29, 22, 0, tzinfo=timezone.utc)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-def terraform_table_inputs() -> dict[str, Any]:
-    """TableInput of each table exactly as terraform/glue.tf defines it (lake at s3://BUCKET)."""
-    locals_ = _hcl.locals_()
-    resource = _hcl.resources("aws_glue_catalog_table")["lake"]
-    descriptor = resource["storage_descriptor"][0]
-    serde = descriptor["ser_de_info"][0]
-    inputs: dict[str, Any] = {}
-    for name, spec in locals_["catalog_tables"].items():
-        location = _hcl.resolve_locals(spec["location"], locals_)
-        inputs[name] = {
-            "Name": name,
-            "TableType": resource["table_type"],
-            "Parameters": resource["parameters"],
-            "PartitionKeys": [{"Name": key, "Type": "string"} for key in spec["partitions"]],
-            "StorageDescriptor": {
-                "Location": f"s3://{BUCKET}/{location}",
-                "InputFormat": descriptor["input_format"],
-                "OutputFormat": descriptor["output_format"],
-                "SerdeInfo": {
-                    "Name": serde["name"],
-                    "SerializationLibrary": serde["serialization_library"],
-                    "Parameters": serde["parameters"],
-                },
-                "Columns": [{"Name": c["name"], "Type": c["type"]} for c in spec["columns"]],
-            },
-        }
-    return inputs
-
-
 @dataclass
 class Glue:
     client: GlueClient
@@ -118,9 +89,7 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Glue]:
     database = f"b3_lake_{uuid.uuid4().hex[:12]}"
     with mock_aws():
         client: GlueClient = boto3.client("glue")
-        client.create_database(DatabaseInput={"Name": database})
-        for table_input in terraform_table_inputs().values():
-            client.create_table(DatabaseName=database, TableInput=table_input)
+        create_terraform_catalog(client, database, BUCKET)
         state = Glue(client, database)
 
         def record(params: dict[str, Any], **_: Any) -> None:
@@ -258,12 +227,12 @@ def test_glue_type_refuses_a_type_it_does_not_know() -> None:
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
 def test_the_terraform_tables_match_the_files(table: Any) -> None:
-    definition = terraform_table_inputs()[table.name]
+    definition = terraform_table_inputs(BUCKET)[table.name]
     assert schema_differences(table, definition) == []
 
 
 def test_schema_differences_name_each_difference() -> None:
-    definition = terraform_table_inputs()["quotes_daily"]
+    definition = terraform_table_inputs(BUCKET)["quotes_daily"]
     columns = definition["StorageDescriptor"]["Columns"]
     columns[:] = [c for c in columns if c["Name"] != "sma_50"]  # missing
     next(c for c in columns if c["Name"] == "volume")["Type"] = "int"  # narrower

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import pickle
 import sys
 import types
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from b3pipeline.errors import InvalidDateRangeError, InvalidTickerError
+from b3pipeline.errors import (
+    CatalogRegistrationError,
+    InvalidDateRangeError,
+    InvalidRequestError,
+    InvalidTickerError,
+)
 from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
+from tests.support.fake_spark import FakeSpark
 from tests.support.raw_builders import raw_frame, weekdays, write_raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "transform_job.py"
@@ -72,7 +76,22 @@ def test_fallback_parser_reads_glue_style_arguments_and_ignores_the_others() -> 
         tickers=["PETR4", "VALE3"],
         start_date=date(2024, 6, 3),
         end_date=date(2024, 6, 5),
+        catalog_database=None,
+        job_run_id="jr_0123",
     )
+
+
+def test_catalog_database_is_optional_and_read_when_given() -> None:
+    arguments = job.parse_arguments([*GLUE_ARGV, "--catalog_database", " b3_lake "])
+    assert arguments.catalog_database == "b3_lake"
+    with pytest.raises(InvalidRequestError, match="--catalog_database is empty"):
+        job.parse_arguments([*GLUE_ARGV, "--catalog_database", " "])
+
+
+def test_a_job_run_id_that_cannot_name_a_summary_is_refused() -> None:
+    argv = [item if item != "jr_0123" else "jr/../x" for item in GLUE_ARGV]
+    with pytest.raises(InvalidRequestError, match="cannot name a run summary"):
+        job.parse_arguments(argv)
 
 
 def test_tickers_may_be_a_json_array() -> None:
@@ -86,14 +105,24 @@ def test_awsglue_get_resolved_options_is_used_when_importable(
 ) -> None:
     calls: list[tuple[list[str], list[str]]] = []
 
-    def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, str]:
+    def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, Any]:
+        # awslabs/aws-glue-libs awsglue/utils.py: asking for a reserved argument (JOB_ID,
+        # JOB_RUN_ID, ...) raises, and every name asked for is required; the reserved
+        # ones always come back, None when absent.
         calls.append((argv, names))
-        return {
+        if "JOB_RUN_ID" in names:
+            raise RuntimeError("Using reserved arguments --JOB_RUN_ID")
+        resolved = {
             "lake_uri": "s3://from-glue",
             "tickers": "BOVA11",
             "start_date": "2024-01-02",
             "end_date": "2024-01-31",
+            "JOB_RUN_ID": "jr_from_glue",
+            "JOB_ID": None,
         }
+        if "catalog_database" in names:
+            resolved["catalog_database"] = "b3_lake"
+        return resolved
 
     utils = types.ModuleType("awsglue.utils")
     utils.getResolvedOptions = get_resolved_options  # type: ignore[attr-defined]
@@ -107,6 +136,12 @@ def test_awsglue_get_resolved_options_is_used_when_importable(
     assert arguments.lake_uri == "s3://from-glue"
     assert arguments.tickers == ["BOVA11"]
     assert (arguments.start_date, arguments.end_date) == (date(2024, 1, 2), date(2024, 1, 31))
+    assert (arguments.catalog_database, arguments.job_run_id) == (None, "jr_from_glue")
+
+    calls.clear()
+    with_database = job.parse_arguments([*GLUE_ARGV, "--catalog_database", "b3_lake"])
+    assert calls[0][1] == ["lake_uri", "tickers", "start_date", "end_date", "catalog_database"]
+    assert with_database.catalog_database == "b3_lake"
 
 
 @pytest.mark.parametrize(
@@ -130,35 +165,6 @@ def test_a_missing_argument_exits_non_zero(capsys: pytest.CaptureFixture[str]) -
         job.parse_arguments(["transform_job.py", "--lake_uri", "/tmp/x"])
     assert exited.value.code != 0
     assert "--tickers" in capsys.readouterr().err
-
-
-class FakeRDD:
-    """What run_job uses of an RDD, run in this process: map, then collect in order."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-    def map(self, function: Callable[[Any], Any]) -> FakeRDD:
-        # Spark pickles the task function to ship it to executors: so does the fake.
-        shipped = pickle.loads(pickle.dumps(function))
-        return FakeRDD([shipped(item) for item in self.items])
-
-    def collect(self) -> list[Any]:
-        return list(self.items)
-
-
-class FakeSparkContext:
-    def __init__(self) -> None:
-        self.parallelized: list[tuple[list[str], int]] = []
-
-    def parallelize(self, items: list[str], slices: int) -> FakeRDD:
-        self.parallelized.append((list(items), slices))
-        return FakeRDD(list(items))
-
-
-class FakeSpark:
-    def __init__(self) -> None:
-        self.sparkContext = FakeSparkContext()
 
 
 @pytest.fixture
@@ -264,3 +270,52 @@ def test_a_bad_lake_uri_fails_before_spark_starts(
     ]
     assert job.main(argv) == 1
     assert "only s3:// URIs and local folders" in capsys.readouterr().err
+
+
+def test_without_a_job_run_id_no_summary_is_written_and_nothing_is_registered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fake_spark: FakeSpark
+) -> None:
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    caplog.set_level("INFO")
+    assert job.main(_argv(lake_dir, "PETR4")) == 0
+    assert not (lake_dir / "runs").exists()
+    event = next(json.loads(r.getMessage()) for r in caplog.records if r.getMessage()[:1] == "{")
+    assert event["catalog_current"] is False
+
+
+def test_the_summary_is_written_under_the_job_run_id(tmp_path: Path, fake_spark: FakeSpark) -> None:
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    assert job.main([*_argv(lake_dir, "PETR4"), "--JOB_RUN_ID", "jr_0abc"]) == 0
+    summary = json.loads((lake_dir / "runs" / "transform" / "jr_0abc.json").read_text())
+    assert summary["job_run_id"] == "jr_0abc"
+    assert summary["dates"] == ["2024-06-04", "2024-06-05"]
+    assert summary["rows"] == {"daily": 2, "monthly": 1}
+    # No --catalog_database: nothing registered, so the state machine must crawl.
+    assert (summary["catalog"], summary["catalog_current"]) == (None, False)
+    assert summary["partitions"] == {
+        "partitions": 5,
+        "registered": 0,
+        "already_present": 0,
+        "failed": 0,
+    }
+
+
+def test_a_catalog_that_refuses_the_run_fails_the_job(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_spark: FakeSpark,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class MissingDatabase:
+        def register_partitions(self, partitions: Any) -> Any:
+            raise CatalogRegistrationError("GetTable on Glue table nowhere.raw_quotes failed")
+
+    monkeypatch.setattr(job, "partition_catalog", lambda arguments: MissingDatabase())
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    argv = [*_argv(lake_dir, "PETR4"), "--JOB_RUN_ID", "jr_1", "--catalog_database", "nowhere"]
+    assert job.main(argv) == 1
+    assert "nowhere.raw_quotes failed" in capsys.readouterr().err
+    assert not (lake_dir / "runs").exists()

@@ -27,7 +27,9 @@ from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key
 from b3pipeline.run_summary import (
     FAILED_LIMIT,
     LIST_LIMIT,
+    LOCAL_RUN_ID,
     build_run_summary,
+    record_transform_run,
     run_summary_key,
     validate_job_run_id,
     write_run_summary,
@@ -295,3 +297,28 @@ def test_write_puts_the_json_at_its_key_in_the_lake(tmp_path: Path) -> None:
     assert key == f"runs/transform/{JOB_RUN_ID}.json"
     assert lake.read_bytes(key) == summary.to_json()
     assert lake.list_keys("runs") == [key]
+
+
+def test_record_registers_then_writes_the_summary_under_the_run_id(tmp_path: Path) -> None:
+    lake = Lake.open(str(tmp_path / "lake"))
+    result = transform_result(["PETR4"], [date(2025, 8, 4), date(2025, 8, 5)])
+    summary = record_transform_run(lake, result, LocalPartitionCatalog(), JOB_RUN_ID)
+    assert summary == build_run_summary(
+        JOB_RUN_ID, result, LocalPartitionCatalog().register_partitions(partitions_written(result))
+    )
+    assert summary.catalog_current is True
+    assert lake.read_bytes(run_summary_key(JOB_RUN_ID)) == summary.to_json()
+
+
+def test_record_without_a_run_id_writes_nothing_and_without_a_catalog_is_not_current(
+    tmp_path: Path,
+) -> None:
+    lake = Lake.open(str(tmp_path / "lake"))
+    result = transform_result(["PETR4"], [date(2025, 8, 4)])
+    summary = record_transform_run(lake, result, None, None)
+    assert (summary.job_run_id, summary.catalog, summary.catalog_current) == (
+        LOCAL_RUN_ID,
+        None,
+        False,
+    )
+    assert lake.list_keys("runs") == []

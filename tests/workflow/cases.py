@@ -8,6 +8,8 @@ from typing import Any, Optional
 from b3pipeline.manifest import Manifest
 from b3pipeline.trigger import execution_input
 
+from .summaries import JOB_RUN_ID
+
 # Short Wait states: the suite must not sleep 30 s per poll.
 FAST = {"crawler_poll_seconds": 0, "crawler_max_polls": 3}
 SCHEDULED: dict[str, Any] = {"tickers": ["PETR4"], "run_date": None, "settings": FAST}
@@ -30,11 +32,20 @@ CHECK_INPUT = ["Load Defaults", "Merge Input", "Settings Is Object?"]
 INIT = [*CHECK_INPUT, "Merge Settings", "Settings Valid?", "Route Input"]
 SCRAPED = [*INIT, "Scrape Quotes", "Any New Data?"]
 FROM_MANIFEST = [*INIT, "Use Manifest Batch", "Any New Data?"]
-TRANSFORM = ["Compute Window", "Run Transform Job", "Start Crawler"]
+READ_SUMMARY = ["Compute Window", "Run Transform Job", "Read Transform Summary", "Summary Is JSON?"]
+TRANSFORM = [*READ_SUMMARY, "Parse Transform Summary", "Catalog Current?"]
+CRAWL = ["Start Crawler"]
 POLL = ["Wait For Crawler", "Get Crawler", "Count Crawler Poll", "Crawler Finished?"]
 QUALITY = ["Run Quality Query", "Get Quality Results", "Quality Passed?"]
 FAILED = ["Notify Failure", "Pipeline Failed"]
-HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Pipeline Succeeded"]
+# The job registered every partition: straight from the transform to the quality query.
+HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
+# The catalog needs repair (or settings.crawl = "always"): the crawler runs first.
+CRAWLED_DAILY_RUN = [*SCRAPED, *TRANSFORM, *CRAWL, *POLL, *QUALITY, "Pipeline Succeeded"]
+SUMMARY_CHECK_CAUSE = (
+    f"The summary of Glue job run {JOB_RUN_ID} (s3://b3-lake/runs/transform/{JOB_RUN_ID}.json)"
+    " is not a JSON object with a boolean catalog_current"
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,50 @@ class Expected:
 CASES: dict[str, Expected] = {
     "HappyScheduledRun": Expected(SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN),
     "S3TriggeredRun": Expected(
-        S3_TRIGGERED,
-        "SUCCEEDED",
-        [*FROM_MANIFEST, *TRANSFORM, *POLL, *QUALITY, "Pipeline Succeeded"],
+        S3_TRIGGERED, "SUCCEEDED", [*FROM_MANIFEST, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
+    ),
+    "CatalogNotCurrentCrawls": Expected(SCHEDULED, "SUCCEEDED", CRAWLED_DAILY_RUN),
+    "CrawlForcedBySettings": Expected(
+        {**SCHEDULED, "settings": {**FAST, "crawl": "always"}}, "SUCCEEDED", CRAWLED_DAILY_RUN
+    ),
+    # The user's choice: the catalog is trusted as it is, no repair.
+    "CrawlNeverWithCatalogNotCurrent": Expected(
+        {**SCHEDULED, "settings": {**FAST, "crawl": "never"}}, "SUCCEEDED", HAPPY_DAILY_RUN
+    ),
+    "SummaryThrottledThenRead": Expected(
+        SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN, retries={"Read Transform Summary": 1}
+    ),
+    "TransformSummaryMissing": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *READ_SUMMARY[:-1], "Read Transform Summary Error", *FAILED],
+        error="B3Pipeline.TransformSummaryReadFailed",
+        failed_state="Read Transform Summary",
+        caught_error="S3.NoSuchKeyException",
+    ),
+    "TransformSummaryNotJson": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *READ_SUMMARY, "Transform Summary Invalid", *FAILED],
+        error="B3Pipeline.TransformSummaryCheckFailed",
+        failed_state="Read Transform Summary",
+        cause_prefix=SUMMARY_CHECK_CAUSE,
+    ),
+    "TransformSummaryWithoutCatalogCurrent": Expected(
+        {**SCHEDULED, "settings": {**FAST, "crawl": "never"}},
+        "FAILED",
+        [*SCRAPED, *TRANSFORM, "Transform Summary Invalid", *FAILED],
+        error="B3Pipeline.TransformSummaryCheckFailed",
+        failed_state="Read Transform Summary",
+        cause_prefix=SUMMARY_CHECK_CAUSE,
+    ),
+    "TransformSummaryCatalogCurrentNotBoolean": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *TRANSFORM, "Transform Summary Invalid", *FAILED],
+        error="B3Pipeline.TransformSummaryCheckFailed",
+        failed_state="Read Transform Summary",
+        cause_prefix=SUMMARY_CHECK_CAUSE,
     ),
     "NoTradingDay": Expected(SCHEDULED, "SUCCEEDED", [*SCRAPED, "No Trading Day"]),
     "ScraperThrottledThenSucceeds": Expected(
@@ -67,7 +119,7 @@ CASES: dict[str, Expected] = {
         SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN, retries={"Run Transform Job": 1}
     ),
     "CrawlerAlreadyRunningRetry": Expected(
-        SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN, retries={"Start Crawler": 1}
+        SCHEDULED, "SUCCEEDED", CRAWLED_DAILY_RUN, retries={"Start Crawler": 1}
     ),
     "ScraperFailure": Expected(
         SCHEDULED,
@@ -97,7 +149,7 @@ CASES: dict[str, Expected] = {
     "CrawlerFailure": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL, "Crawler Failed", *FAILED],
+        [*SCRAPED, *TRANSFORM, *CRAWL, *POLL, "Crawler Failed", *FAILED],
         error="B3Pipeline.CrawlerFailed",
         failed_state="Crawler Finished?",
         cause_prefix="The crawler stopped without a successful crawl",
@@ -105,7 +157,14 @@ CASES: dict[str, Expected] = {
     "CrawlerNeverFinishes": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL * FAST["crawler_max_polls"], "Crawler Timed Out", *FAILED],
+        [
+            *SCRAPED,
+            *TRANSFORM,
+            *CRAWL,
+            *POLL * FAST["crawler_max_polls"],
+            "Crawler Timed Out",
+            *FAILED,
+        ],
         error="B3Pipeline.CrawlerTimeout",
         failed_state="Crawler Finished?",
         cause_prefix="The crawler was still RUNNING after 3 polls",
@@ -113,7 +172,7 @@ CASES: dict[str, Expected] = {
     "QualityQueryFailure": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL, "Run Quality Query", "Run Quality Query Error", *FAILED],
+        [*SCRAPED, *TRANSFORM, "Run Quality Query", "Run Quality Query Error", *FAILED],
         error="B3Pipeline.QualityQueryFailed",
         failed_state="Run Quality Query",
         caught_error="States.TaskFailed",
@@ -121,7 +180,7 @@ CASES: dict[str, Expected] = {
     "QualityViolations": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
         error="B3Pipeline.QualityCheckFailed",
         failed_state="Quality Passed?",
         cause_prefix=(
@@ -133,7 +192,7 @@ CASES: dict[str, Expected] = {
     "QualityViolationsWithoutHeader": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
         error="B3Pipeline.QualityCheckFailed",
         failed_state="Quality Passed?",
         cause_prefix=(
@@ -144,7 +203,7 @@ CASES: dict[str, Expected] = {
     "QualityHeaderOnly": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *POLL, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
         error="B3Pipeline.QualityCheckFailed",
         failed_state="Quality Passed?",
         cause_prefix=(
@@ -177,4 +236,8 @@ MALFORMED_SETTINGS: list[tuple[Any, list[str]]] = [
     ({"crawler_poll_seconds": -1}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
     ({"crawler_poll_seconds": 86_400}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
     ({"crawler_max_polls": 0}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawl": "sometimes"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawl": "ALWAYS"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawl": True}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ({"crawl": None}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
 ]

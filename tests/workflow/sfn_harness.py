@@ -41,6 +41,8 @@ PLACEHOLDERS: dict[str, str] = {
     "quality_statement_name": "b3_quality_check",
     "failure_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:b3-pipeline-failures",
     "lake_uri": "s3://b3-lake",
+    "lake_bucket": "b3-lake",
+    "run_summaries_prefix": "runs/transform/",
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

@@ -5,6 +5,7 @@ The parameters come from TaskScheduled events of real executions (see sfn_harnes
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -14,12 +15,14 @@ import sqlglot
 
 from b3pipeline.catalog import read_sql_file
 from b3pipeline.quality import QUALITY_CHECK_FILE, TOTAL_COLUMN, quality_check_parameters
+from b3pipeline.run_summary import run_summary_key
 from b3pipeline.tickers import parse_tickers
 from tests.infra._athena_sql import athena_parameter_markers
 from tests.support.modules import load_module
 
 from .cases import CASES
-from .sfn_harness import Engine, load_mock_config
+from .sfn_harness import PLACEHOLDERS, Engine, load_mock_config
+from .summaries import mocked_summaries
 
 pytestmark = pytest.mark.workflow
 
@@ -96,3 +99,33 @@ def test_quality_results_mocks_have_the_sql_columns() -> None:
         assert names == columns, name
         for row in result_set["Rows"]:
             assert len(row["Data"]) == len(columns), name
+
+
+@pytest.mark.parametrize("test_case", ["HappyScheduledRun", "CatalogNotCurrentCrawls"])
+def test_the_summary_is_read_where_the_job_writes_it(engine: Engine, test_case: str) -> None:
+    """The Key is the job's own run_summary_key for the run's Id, in the lake's bucket
+    (Terraform's lake_uri is s3://<bucket>, so lake keys are object keys)."""
+    result = engine.run(test_case, CASES[test_case].execution_input)
+    job_run_id = load_mock_config()["MockedResponses"]["GlueSucceeded"]["0"]["Return"]["Id"]
+    assert result.first_parameters("Read Transform Summary") == {
+        "Bucket": PLACEHOLDERS["lake_bucket"],
+        "Key": run_summary_key(job_run_id),
+    }
+    assert PLACEHOLDERS["lake_uri"] == f"s3://{PLACEHOLDERS['lake_bucket']}"
+
+
+def test_mocked_summaries_are_what_the_job_writes() -> None:
+    """Each mocked GetObject Body that stands for a real run is, byte for byte, what
+    b3pipeline.run_summary builds for that run (refresh: python -m tests.workflow.summaries)."""
+    responses = load_mock_config()["MockedResponses"]
+    expected = mocked_summaries()
+    assert expected
+    for name, body in expected.items():
+        returns = [a["Return"] for a in responses[name].values() if "Return" in a]
+        assert returns, name
+        for answer in returns:
+            assert answer["Body"] == body, name
+            assert answer["ContentLength"] == len(body.encode("utf-8")), name
+    current = json.loads(expected["SummaryCatalogCurrent"])
+    assert current["catalog_current"] is True
+    assert json.loads(expected["SummaryRegistrationFailed"])["catalog_current"] is False

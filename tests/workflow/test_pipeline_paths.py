@@ -66,8 +66,7 @@ def test_scheduled_run_sends_the_window_the_scraper_found(engine: Engine) -> Non
             "--end_date": "2025-08-29",
         },
     }
-    assert result.first_parameters("Start Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
-    assert result.first_parameters("Get Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
+    assert "Start Crawler" not in result.states_entered
     assert result.first_parameters("Run Quality Query") == {
         "QueryString": f"EXECUTE {PLACEHOLDERS['quality_statement_name']}",
         "ExecutionParameters": ["'2025-08-25'", "'2025-08-29'", "'[\"PETR4\"]'"] * 2,
@@ -77,6 +76,23 @@ def test_scheduled_run_sends_the_window_the_scraper_found(engine: Engine) -> Non
     assert result.first_parameters("Get Quality Results")["QueryExecutionId"] == (
         "0f5b3c2a-8d7e-4f61-9b0a-1c2d3e4f5a6b"
     )
+
+
+def test_a_crawl_asks_for_the_crawler_by_name(engine: Engine) -> None:
+    result = _run(engine, "CatalogNotCurrentCrawls")
+    assert result.first_parameters("Start Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
+    assert result.first_parameters("Get Crawler") == {"Name": PLACEHOLDERS["crawler_name"]}
+
+
+def test_the_summary_is_in_the_execution_state_as_json(engine: Engine) -> None:
+    """After Parse Transform Summary the summary is JSON under $.transform.summary (what the
+    console shows), and the summary's text is dropped."""
+    result = _run(engine, "HappyScheduledRun")
+    assert result.output is not None
+    transform = result.output["transform"]
+    assert set(transform) == {"JobRunId", "JobRunState", "summary"}
+    assert transform["summary"]["job_run_id"] == transform["JobRunId"]
+    assert transform["summary"]["catalog_current"] is True
 
 
 def test_s3_run_takes_window_and_tickers_from_the_manifest(engine: Engine) -> None:
