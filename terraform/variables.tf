@@ -231,9 +231,9 @@ variable "glue_number_of_workers" {
 }
 
 variable "glue_execution_class" {
-  description = "STANDARD (dedicated capacity, starts at once) or FLEX (spare capacity, cheaper per DPU-hour, may start late): see docs/deploy.md's cost section."
+  description = "FLEX (spare capacity, 34% cheaper per DPU-hour, may wait up to ~15-20 minutes to start: fine for an after-close batch) or STANDARD (dedicated capacity, starts at once): see docs/deploy.md's cost section."
   type        = string
-  default     = "STANDARD"
+  default     = "FLEX"
 
   validation {
     condition     = contains(["STANDARD", "FLEX"], var.glue_execution_class)

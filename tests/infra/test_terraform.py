@@ -534,7 +534,7 @@ def test_glue_sizing_variables_default_to_two_g1x_standard_and_are_validated() -
         "G.8X",
     }
     execution_class = variables["glue_execution_class"]
-    assert execution_class["default"] == "STANDARD"
+    assert execution_class["default"] == "FLEX"
     condition = execution_class["validation"][0]["condition"]
     assert _allowed_values(condition, "glue_execution_class") == {"STANDARD", "FLEX"}
     workers = variables["glue_number_of_workers"]
