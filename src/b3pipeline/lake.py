@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -386,6 +387,10 @@ class _S3Store:
         return None
 
 
+class _Skipped(Exception):
+    """An item of a batch that was not started because another item had failed."""
+
+
 class Lake:
     """Keys are '/'-separated paths relative to the lake root (e.g. 'raw/quotes/...')."""
 
@@ -466,35 +471,45 @@ class Lake:
     ) -> list[_R]:
         """work(item) for every item on the I/O pool; results in the items' order.
 
-        On the first failure nothing new starts, running work finishes, and the failure of
-        the earliest item among those that failed is raised.
+        The first failure stops the batch: items not yet started are skipped, running ones
+        finish, and the failure of the earliest item among those that failed is raised.
         """
         if not items:
             return []
+        stop = threading.Event()
+
+        def guarded(item: _T) -> _R:
+            if stop.is_set():
+                raise _Skipped
+            try:
+                return work(item)
+            except BaseException:
+                stop.set()
+                raise
+
         results: list[Any] = [None] * len(items)
         failures: dict[int, BaseException] = {}
         done = 0
         workers = min(self.concurrency, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lake-io") as pool:
             futures: dict[Future[_R], int] = {
-                pool.submit(work, item): index for index, item in enumerate(items)
+                pool.submit(guarded, item): index for index, item in enumerate(items)
             }
             try:
                 for future in as_completed(futures):
-                    if future.cancelled():
+                    error = None if future.cancelled() else future.exception()
+                    if future.cancelled() or isinstance(error, _Skipped):
                         continue
                     index = futures[future]
-                    error = future.exception()
                     if error is not None:
                         failures[index] = error
-                        for pending in futures:
-                            pending.cancel()
                         continue
                     results[index] = future.result()
                     done += 1
-                    if progress is not None and not failures:
+                    if progress is not None and not stop.is_set():
                         progress(phase, done, len(items))
             except BaseException:
+                stop.set()
                 for pending in futures:
                     pending.cancel()
                 raise

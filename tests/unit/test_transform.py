@@ -18,7 +18,7 @@ from b3pipeline.lake import Lake
 from b3pipeline.metrics import compute_daily, compute_monthly
 from b3pipeline.transform import months_touched, raw_read_window, run_transform
 from tests.support.lake_tables import read_refined
-from tests.support.raw_builders import raw_table, two_ticker_history, weekdays, write_raw
+from tests.support.raw_builders import raw_frame, raw_table, two_ticker_history, weekdays, write_raw
 
 NOW = datetime(2024, 9, 2, 12, 30, tzinfo=timezone.utc)
 
@@ -261,3 +261,35 @@ def test_refined_rows_whose_raw_is_gone_are_deleted(lake: Lake) -> None:
     assert result.deleted_keys == [gone]
     assert not lake.exists(gone)
     assert result.daily_rows == 4
+
+
+def test_a_long_gap_extends_the_listing_back_until_50_trading_days(tmp_path: Path) -> None:
+    """A ticker suspended for eight months: its sma_50 after resuming still needs the 50
+    trading days before the gap, which are far beyond the first 91 listed days."""
+    before_gap = weekdays(date(2023, 1, 2), 70)
+    after_gap = weekdays(date(2024, 1, 2), 10)
+    history = raw_frame("PETR4", before_gap + after_gap, seed=5)
+    lake = Lake.open(str(tmp_path / "lake"))
+    write_raw(lake, history)
+    day = after_gap[-1]
+
+    result = run_transform(lake, ["PETR4"], day, day, now=NOW)
+
+    assert result.raw_files_read == 50 + 1
+    assert _rows(read_refined(lake).select(DAILY_VALUES.names), ["ticker", "trade_date"]) == (
+        _expected_daily(history, day, day)
+    )
+    assert read_refined(lake).column("sma_50").to_pylist()[0] is not None
+
+
+def test_a_young_ticker_looks_back_to_the_first_date_of_the_lake(tmp_path: Path) -> None:
+    old = raw_frame("VALE3", weekdays(date(2020, 1, 2), 30), seed=3)
+    young = raw_frame("PETR4", weekdays(date(2024, 3, 1), 12), seed=4)
+    lake = Lake.open(str(tmp_path / "lake"))
+    write_raw(lake, pd.concat([old, young], ignore_index=True))
+    day = weekdays(date(2024, 3, 1), 12)[-1]
+    result = run_transform(lake, ["PETR4"], day, day, now=NOW)
+    assert result.raw_files_read == 12  # every PETR4 day, and no VALE3 file
+    assert _rows(read_refined(lake).select(DAILY_VALUES.names), ["ticker", "trade_date"]) == (
+        _expected_daily(young, day, day)
+    )
