@@ -312,8 +312,10 @@ def run_transform(
         _decode_raw_file(lake, partition, day, blob)
         for (day, partition), blob in zip(selected, blobs)
     ]
+    del blobs  # a backfill holds thousands of them: free them before computing
     result.raw_files_read = len(tables)
     raw = pa.concat_tables(tables).to_pandas()
+    del tables
     daily = compute_daily(raw)
     monthly = compute_monthly(raw)
 
