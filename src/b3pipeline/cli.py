@@ -213,7 +213,7 @@ def _report_transform(result: TransformResult, lake: Lake) -> None:
 class PhaseBars:
     """One progress bar per phase: a new phase closes the previous phase's bar.
 
-    Bars show on a terminal only (tqdm's `disable=None`), so pipes and logs stay clean.
+    Bars show on a terminal only, so pipes and logs stay clean.
     """
 
     def __init__(self) -> None:
@@ -226,7 +226,8 @@ class PhaseBars:
 
             self.close()
             self._phase = phase
-            self._bar = tqdm(desc=phase, total=total, unit="file", disable=None, leave=True)
+            quiet = not sys.stderr.isatty()  # pipes and captured output stay clean
+            self._bar = tqdm(desc=phase, total=total, unit="file", disable=quiet, leave=True)
         if self._bar is not None:
             self._bar.update(done - self._bar.n)
 
