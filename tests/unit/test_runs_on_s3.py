@@ -21,6 +21,7 @@ from b3pipeline import lake as lake_module
 from b3pipeline.errors import LakeError
 from b3pipeline.lake import Lake
 from b3pipeline.manifest import Manifest
+from b3pipeline.pipeline import run_pipeline
 from b3pipeline.scrape import scrape
 from b3pipeline.transform import run_transform
 from tests.support.lake_tables import refined_rows
@@ -121,3 +122,29 @@ def test_a_raw_write_failing_mid_scrape_writes_no_manifest_and_a_rerun_repairs(
         (f.key for f in manifest.files), key=lambda k: (k.split("dt=")[1][:10], k)
     )
     assert [f.key for f in manifest.files] == [f.key for f in result.files]
+
+
+def test_a_daily_pipeline_run_never_lists_or_reads_the_old_history(s3: S3Client) -> None:
+    """scrape -> transform -> quality -> summary -> chart on a 3-year lake: every listing is
+    a bounded range and every object read is within the chart's six months or the
+    lookback; nothing older is touched."""
+    history, days = _history(3 * 252)
+    lake = Lake.open(f"s3://{BUCKET}", concurrency=8, s3=s3)
+    write_raw(lake, history[history["trade_date"] < days[-1]])
+    run_transform(lake, TICKERS, days[0], days[-2], now=NOW)
+    bars = [b for t in TICKERS for b in make_bars(t, days[-1], 1)]
+    log = watch(s3)
+
+    result = run_pipeline(StaticQuoteSource(bars), lake, TICKERS, days[-1], days[-1], now=NOW)
+
+    assert result.quality is not None and result.quality.passed
+    lists = log.of("ListObjectsV2")
+    # transform: raw window, stale daily, stale monthly; catalog: raw, daily, monthly; chart.
+    assert len(lists) == 7
+    oldest = str(days[-1] - timedelta(days=183))
+    for params in lists:
+        first_value = params["StartAfter"].rsplit("=", 1)[1]  # a dt= day or a month= month
+        assert first_value >= oldest[: len(first_value)], params
+    read_dates = {params["Key"].split("=", 1)[1][:10] for params in log.of("GetObject")}
+    assert min(read_dates) >= oldest
+    assert set(log.counts()) == {"ListObjectsV2", "GetObject", "PutObject"}
