@@ -14,6 +14,7 @@ cannot break the run. Without a window (`b3pipeline query`) every file is regist
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -128,9 +129,15 @@ class LocalCatalog:
         self.refresh()
 
     def refresh(self) -> None:
-        """(Re)register the tables, so files written since are seen (the crawler's job in AWS)."""
-        for table in self.tables:
-            self.connection.register(table.name, self._dataset(table))
+        """(Re)register the tables, so files written since are seen (the crawler's job in AWS).
+
+        The tables are listed and (on S3) fetched at the same time, so their round trips
+        overlap; DuckDB's connection is only used from this thread.
+        """
+        with ThreadPoolExecutor(max_workers=len(self.tables) or 1) as pool:
+            datasets = list(pool.map(self._dataset, self.tables))
+        for table, dataset in zip(self.tables, datasets):
+            self.connection.register(table.name, dataset)
 
     def _files(self, table: TableSpec) -> list[str]:
         if self.window is None:
