@@ -336,9 +336,11 @@ class _S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         strip = len(self.prefix) + 1 if self.prefix else 0
+        # The lake's own prefix ends with "/": s3://b/lake must not list s3://b/lake2.
+        root = f"{self.prefix}/" if self.prefix else ""
         request: dict[str, Any] = {
             "Bucket": self.bucket,
-            "Prefix": self.object_key(prefix),
+            "Prefix": root + prefix,
             "MaxKeys": max_keys,
         }
         if start_after:

@@ -103,6 +103,14 @@ def test_many_files_keep_their_order_and_bytes(lake: Lake) -> None:
     assert lake.list_keys("t") == keys[10:]
 
 
+def test_a_lake_under_a_prefix_sees_only_its_own_objects(s3: S3Client) -> None:
+    lake, neighbour = (Lake.open(f"s3://{BUCKET}/{p}", s3=s3) for p in ("lake", "lake2"))
+    lake.write_bytes("raw/a", b"1")
+    neighbour.write_bytes("raw/b", b"2")
+    assert lake.list_keys("") == ["raw/a"]
+    assert neighbour.list_keys("raw") == ["raw/b"]
+
+
 def test_manifests_and_temp_files_are_not_table_files(tmp_path: Path) -> None:
     lake = Lake.open(str(tmp_path))
     lake.write_bytes("raw/_manifests/r1/_manifest.json", b"{}")
