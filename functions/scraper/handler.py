@@ -40,6 +40,12 @@ def _token(settings: Settings) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _lake(uri: str, concurrency: int) -> Lake:
+    # One boto3 client per container: warm invocations reuse its connections.
+    return Lake.open(uri, concurrency)
+
+
 def parse_event(event: dict[str, Any]) -> ScrapeRequest:
     return ScrapeRequest.from_event(event, default_tickers=_settings().tickers)
 
@@ -49,7 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = _settings()
     lake_uri = settings.require_lake_uri()
     request = parse_event(event)
-    lake = Lake.open(lake_uri)
+    lake = _lake(lake_uri, settings.lake_io_concurrency)
     client = BrapiClient(settings.brapi_base_url, _token(settings))
     result = scrape(
         client,

@@ -2,13 +2,19 @@
 
 The `sql/` files are written in Athena (Trino) dialect; `run_sql` transpiles them with
 sqlglot and runs them here, so the same text serves Athena in AWS and DuckDB locally.
-The tables are pyarrow datasets registered in DuckDB, which work the same over a local
-folder and over S3 (pyarrow's filesystem), and let DuckDB push filters into the scan.
+The tables are pyarrow datasets registered in DuckDB (scanned lazily from a local folder,
+fetched through the lake's I/O pool from S3).
+
+A run's catalog is pruned to its window (`CatalogWindow`: the dt partitions from start to
+end and the months they touch, for the run's tickers), the way Athena prunes partitions:
+what the lake holds outside the window is never listed or read, so it costs nothing and
+cannot break the run. Without a window (`b3pipeline query`) every file is registered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,11 +26,24 @@ import sqlglot
 import sqlglot.errors
 
 from b3pipeline.errors import QueryError
-from b3pipeline.lake import Lake
+from b3pipeline.lake import Lake, month_of
 from b3pipeline.tables import TABLES, TableSpec
 from b3pipeline.tickers import tickers_json
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+TABLE_NAMES: tuple[str, ...] = tuple(table.name for table in TABLES)
+
+
+@dataclass(frozen=True)
+class CatalogWindow:
+    """The partitions a run's queries may see: dates start..end (and the months they
+    touch) of `tickers`."""
+
+    start: date
+    end: date
+    tickers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,19 +88,48 @@ def athena_to_duckdb(sql: str) -> str:
 class LocalCatalog:
     """DuckDB over the lake: tables raw_quotes, quotes_daily and quotes_monthly."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        window: Optional[CatalogWindow] = None,
+        tables: Sequence[str] = TABLE_NAMES,
+    ) -> None:
+        unknown = sorted(set(tables) - set(TABLE_NAMES))
+        if unknown:
+            raise QueryError(f"unknown table(s) {unknown}: the catalog has {list(TABLE_NAMES)}")
         self.lake = lake
+        self.window = window
+        self.tables = [table for table in TABLES if table.name in tables]
         self.connection = duckdb.connect(database=":memory:")
         self.refresh()
 
     def refresh(self) -> None:
-        """(Re)register every table, so files written since are seen (the crawler's job in AWS)."""
-        for table in TABLES:
-            self.connection.register(table.name, self._dataset(table))
+        """(Re)register the tables, so files written since are seen (the crawler's job in AWS).
+
+        The tables are listed and (on S3) fetched at the same time, so their round trips
+        overlap; DuckDB's connection is only used from this thread.
+        """
+        with ThreadPoolExecutor(max_workers=len(self.tables) or 1) as pool:
+            datasets = list(pool.map(self._dataset, self.tables))
+        for table, dataset in zip(self.tables, datasets):
+            self.connection.register(table.name, dataset)
+
+    def _files(self, table: TableSpec) -> list[str]:
+        if self.window is None:
+            return self.lake.list_keys(table.location)
+        if table.partitioning.names[0] == "month":
+            first, last = month_of(self.window.start), month_of(self.window.end)
+        else:
+            first, last = self.window.start.isoformat(), self.window.end.isoformat()
+        # Every file of a partition folder is table data (as for Athena), not just ours.
+        partitions = self.lake.list_partitions(
+            table.location, None, first, last, tickers=self.window.tickers
+        )
+        return [p.key for p in partitions]
 
     def _dataset(self, table: TableSpec) -> Any:
         full_schema = pa.schema(list(table.columns) + list(table.partitioning))
-        files = self.lake.list_keys(table.location)
+        files = self._files(table)
         if not files:
             return full_schema.empty_table()
         return self.lake.dataset(table.location, files, table.partitioning, schema=full_schema)

@@ -1,18 +1,23 @@
-"""`b3pipeline`: run the pipeline, backfill a window, or query the local catalog.
+"""`b3pipeline`: run the pipeline, backfill or transform a window, or query the local catalog.
 
 Thin adapter: parses arguments, reads settings once, calls the core, prints the outcome.
 Expected failures print `error: ...` (one line; a SQL error from `query` may add DuckDB's
 pointer to the offending token) and exit 1; usage errors exit 2.
+
+Long phases (raw files written, raw files read, refined files written) each get one
+progress bar on a terminal; log lines are printed above the bars instead of through them.
+Only warnings and errors are logged unless `--verbose` (then LOG_LEVEL, default INFO).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Optional
@@ -25,12 +30,16 @@ from b3pipeline.errors import (
     InvalidTickerError,
     QueryError,
 )
-from b3pipeline.lake import Lake
+from b3pipeline.lake import Lake, ProgressCallback
+from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.pipeline import PipelineResult, run_pipeline
 from b3pipeline.settings import Settings
 from b3pipeline.tickers import parse_tickers
+from b3pipeline.transform import TransformResult, run_transform
 
 logger = logging.getLogger("b3pipeline")
+
+BACKFILL_PRODUCER = "backfill"
 
 
 def _iso_date(text: str) -> date:
@@ -66,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="comma-separated B3 tickers, e.g. PETR4,VALE3 (default: $B3_TICKERS or PETR4)",
         )
 
+    def add_verbose(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="log what each step does (at $LOG_LEVEL, default INFO)",
+        )
+
     run = commands.add_parser(
         "run",
         help="scrape, transform, check quality and chart (the latest trading days by default)",
@@ -76,12 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     dates.add_argument("--start", type=_iso_date, help="first trade date of a window")
     run.add_argument("--end", type=_iso_date, help="last trade date of a window (with --start)")
     add_lake(run)
+    add_verbose(run)
 
-    backfill = commands.add_parser("backfill", help="load a past window, with a progress bar")
+    backfill = commands.add_parser("backfill", help="load a past window, with progress bars")
     add_tickers(backfill)
     backfill.add_argument("--start", type=_iso_date, required=True, help="first trade date")
     backfill.add_argument("--end", type=_iso_date, required=True, help="last trade date")
     add_lake(backfill)
+    add_verbose(backfill)
+
+    transform = commands.add_parser(
+        "transform",
+        help="recompute refined tables for a window from the raw already in the lake "
+        "(what the Glue job does)",
+    )
+    add_tickers(transform)
+    transform.add_argument("--start", type=_iso_date, required=True, help="first trade date")
+    transform.add_argument("--end", type=_iso_date, required=True, help="last trade date")
+    add_lake(transform)
+    add_verbose(transform)
 
     query = commands.add_parser("query", help="run Athena-dialect SQL on the local catalog")
     source = query.add_mutually_exclusive_group(required=True)
@@ -89,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help="a .sql file, e.g. sql/monthly_summary.sql")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_lake(query)
+    add_verbose(query)
     return parser
 
 
@@ -104,7 +135,7 @@ def _window(args: argparse.Namespace) -> tuple[Optional[date], Optional[date]]:
 
 
 def _open_lake(args: argparse.Namespace, settings: Settings) -> Lake:
-    return Lake.open(args.lake or settings.require_lake_uri())
+    return Lake.open(args.lake or settings.require_lake_uri(), settings.lake_io_concurrency)
 
 
 def _client(settings: Settings) -> BrapiClient:
@@ -168,6 +199,57 @@ def _report(result: PipelineResult, lake: Lake) -> None:
         print(f"Chart: {lake.url(result.chart_key)}")
 
 
+def _report_transform(result: TransformResult, lake: Lake) -> None:
+    print(
+        f"Transformed {result.start}..{result.end} for {', '.join(result.tickers)} in "
+        f"{lake.url()}: {result.raw_files_read} raw files read, {result.daily_rows} daily and "
+        f"{result.monthly_rows} monthly rows written, {len(result.deleted_keys)} stale "
+        "files deleted"
+    )
+    if result.tickers_without_data:
+        print(f"No raw data in the window for {', '.join(result.tickers_without_data)}")
+
+
+class PhaseBars:
+    """One progress bar per phase: a new phase closes the previous phase's bar.
+
+    Bars show on a terminal only, so pipes and logs stay clean.
+    """
+
+    def __init__(self) -> None:
+        self._phase: Optional[str] = None
+        self._bar: Any = None
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            from tqdm import tqdm
+
+            self.close()
+            self._phase = phase
+            quiet = not sys.stderr.isatty()  # pipes and captured output stay clean
+            self._bar = tqdm(desc=phase, total=total, unit="file", disable=quiet, leave=True)
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._phase = None, None
+
+
+@contextlib.contextmanager
+def _progress_bars() -> Iterator[ProgressCallback]:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bars = PhaseBars()
+    # Log records go through tqdm.write while bars are open, above them, not across them.
+    with logging_redirect_tqdm(loggers=[logging.getLogger()]):
+        try:
+            yield bars
+        finally:
+            bars.close()
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "query":
         sql = args.sql if args.file is None else _read_query_file(args.file)
@@ -178,32 +260,38 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     tickers = args.tickers or settings.tickers
     start, end = _window(args)
     lake = _open_lake(args, settings)
-    if args.command == "backfill":
-        from tqdm import tqdm
-
-        with tqdm(desc="raw partitions", unit="file") as bar:
-
-            def advance(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            result = run_pipeline(
-                _client(settings), lake, tickers, start, end, producer="backfill", progress=advance
-            )
-    else:
-        result = run_pipeline(_client(settings), lake, tickers, start, end)
+    if args.command == "transform":
+        with _progress_bars() as progress:
+            transformed = run_transform(lake, tickers, args.start, args.end, progress=progress)
+        _report_transform(transformed, lake)
+        return 0
+    producer = BACKFILL_PRODUCER if args.command == "backfill" else SCRAPER_PRODUCER
+    with _progress_bars() as progress:
+        result = run_pipeline(
+            _client(settings), lake, tickers, start, end, producer=producer, progress=progress
+        )
     _report(result, lake)
     result.raise_for_quality()
     return 0
+
+
+def configure_logging(settings: Settings, verbose: bool) -> None:
+    """Warnings and errors only, unless --verbose: then the project's logs at LOG_LEVEL.
+
+    Other libraries (boto3, urllib3, ...) stay at WARNING either way.
+    """
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # NOTSET: the project's loggers inherit the root's WARNING.
+    logging.getLogger("b3pipeline").setLevel(settings.log_level if verbose else logging.NOTSET)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        configure_logging(settings, args.verbose)
         return _run(args, settings)
     except B3PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)

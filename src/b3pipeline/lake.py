@@ -1,4 +1,4 @@
-"""The data lake: an S3 bucket (s3://bucket[/prefix]) or a local folder, through pyarrow.fs.
+"""The data lake: an S3 bucket (s3://bucket[/prefix]) or a local folder.
 
 Layout (DESIGN.md):
     raw/quotes/dt=YYYY-MM-DD/ticker=PETR4/quotes.parquet
@@ -6,30 +6,48 @@ Layout (DESIGN.md):
     refined/quotes_daily/dt=YYYY-MM-DD/ticker=PETR4/part-0.parquet
     refined/quotes_monthly/month=YYYY-MM/ticker=PETR4/part-0.parquet
 
+The S3 side goes through boto3 (present in Lambda, Glue and locally): the AWS SDK for pandas
+Lambda layer ships a pyarrow built without S3 support, so pyarrow here only encodes and
+decodes Parquet in memory and reads local folders.
+
 Every write replaces a whole file and is all-or-nothing: the bytes are built in memory
 first, then written to a temporary name and renamed locally, or PUT in one request on S3
 (an S3 object becomes visible only when its upload completes).
+
+Work over many files (`read_many`, `write_many`, `delete_many`) runs on a bounded thread
+pool of `concurrency` workers (LAKE_IO_CONCURRENCY), so S3 round trips overlap instead of
+queueing; boto3 clients are thread-safe. The first failure stops the batch: nothing new
+starts, what is in flight finishes, and the error names its key.
+
+Listing is bounded by partition: `list_partitions` takes the first and last partition
+values a step needs. Keys sort by date (`dt=YYYY-MM-DD`, `month=YYYY-MM`), so on S3 one
+ListObjectsV2 range (Prefix + StartAfter, stopping past the last value) lists exactly the
+window; locally the candidate folders are derived from the window's dates.
 """
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
-import posixpath
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from b3pipeline.errors import LakeError
 from b3pipeline.manifest import MANIFEST_FILE
+from b3pipeline.settings import DEFAULT_IO_CONCURRENCY
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 RAW_QUOTES = "raw/quotes"
 MANIFESTS = "raw/_manifests"
@@ -44,6 +62,12 @@ REFINED_FILE = "part-0.parquet"
 # crawler and DuckDB's hive reader see each column once.
 DATE_PARTITIONING = pa.schema([("dt", pa.string()), ("ticker", pa.string())])
 MONTH_PARTITIONING = pa.schema([("month", pa.string()), ("ticker", pa.string())])
+
+#: Called in the caller's thread as a batch advances: (phase, files done, files in total).
+ProgressCallback = Callable[[str, int, int], None]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def raw_quotes_key(trade_date: date, ticker: str) -> str:
@@ -62,6 +86,18 @@ def manifest_key(run_id: str) -> str:
     return f"{MANIFESTS}/{run_id}/{MANIFEST_FILE}"
 
 
+def month_of(day: date) -> str:
+    """The `month=` partition value of a date: "YYYY-MM"."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """The Parquet file every lake write stores for `table` (snappy, one row group)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy")
+    return bytes(sink.getvalue().to_pybytes())
+
+
 @dataclass(frozen=True)
 class Partition:
     """One partition file of a table: its hive values (e.g. dt, ticker) and its lake key."""
@@ -70,189 +106,537 @@ class Partition:
     key: str
 
 
-def _s3_filesystem(bucket: str) -> pafs.S3FileSystem:
-    """pyarrow's S3 client configured from the standard AWS variables.
+def _partition_column(table: str) -> str:
+    return "month" if table == QUOTES_MONTHLY else "dt"
+
+
+def partition_values(column: str, first: str, last: str) -> list[str]:
+    """Every value of a date-sorted partition column from `first` to `last`, in order.
+
+    dt values are days ("YYYY-MM-DD"), month values are months ("YYYY-MM").
+    """
+    try:
+        if column == "month":
+            year, month = int(first[:4]), int(first[5:7])
+            final = (int(last[:4]), int(last[5:7]))
+            months = []
+            while (year, month) <= final:
+                months.append(f"{year:04d}-{month:02d}")
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            return months
+        day, final_day = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError as exc:
+        raise LakeError(f"{column} range {first!r}..{last!r} is not made of dates") from exc
+    days = []
+    while day <= final_day:
+        days.append(day.isoformat())
+        day += timedelta(days=1)
+    return days
+
+
+def _hidden(name: str) -> bool:
+    # Temporary files (".name.tmp") and manifests ("_manifest.json") are not table data.
+    return name.startswith((".", "_"))
+
+
+def _bucket_region(bucket: str) -> str:
+    """The bucket's region, from S3's x-amz-bucket-region header (HeadBucket, any region)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    probe = boto3.session.Session().client("s3", region_name="us-east-1")
+    try:
+        headers = probe.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    except ClientError as exc:
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    except BotoCoreError as exc:
+        raise LakeError(
+            f"cannot find the region of bucket {bucket!r}: {exc}; set AWS_REGION"
+        ) from exc
+    region = headers.get("x-amz-bucket-region")
+    if not region:
+        raise LakeError(f"cannot find the region of bucket {bucket!r}; set AWS_REGION")
+    return str(region)
+
+
+def s3_client(bucket: str, concurrency: int = DEFAULT_IO_CONCURRENCY) -> S3Client:
+    """A boto3 S3 client configured from the standard AWS variables.
 
     The region comes from AWS_REGION / AWS_DEFAULT_REGION (Lambda and Glue set them), else
     from the bucket itself; a wrong region would make every request fail. The endpoint
-    variables let the same code reach moto, LocalStack or another S3-compatible store.
+    variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) let the same code reach moto,
+    LocalStack or another S3-compatible store. The connection pool matches the I/O pool.
     """
-    options: dict[str, str] = {}
+    import boto3
+    from botocore.config import Config
+
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        options["scheme"] = "http" if endpoint.startswith("http://") else "https"
-        options["endpoint_override"] = endpoint.split("://", 1)[-1]
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region and not endpoint:
+    if not region:
+        # An S3-compatible endpoint has no AWS region; SigV4 still needs a name to sign with.
+        region = "us-east-1" if endpoint else _bucket_region(bucket)
+    config = Config(
+        max_pool_connections=max(10, concurrency),
+        retries={"mode": "standard", "max_attempts": 5},
+    )
+    client: S3Client = boto3.session.Session().client(
+        "s3", region_name=region, endpoint_url=endpoint or None, config=config
+    )
+    return client
+
+
+class _LocalStore:
+    """Files under a folder; writes go to a hidden temp name, then an atomic rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def url(self, key: str) -> str:
+        return str(self.root.joinpath(*key.split("/"))) if key else str(self.root)
+
+    def _file(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def read(self, key: str) -> bytes:
         try:
-            region = pafs.resolve_s3_region(bucket)
+            return self._file(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise LakeError(f"{self.url(key)} does not exist") from exc
         except OSError as exc:
-            raise LakeError(
-                f"cannot find the region of bucket {bucket!r}: {exc}; set AWS_REGION"
-            ) from exc
-    if region:
-        options["region"] = region
-    return pafs.S3FileSystem(**options)
+            raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._file(key)
+        # A dot-prefixed temp name is ignored by pyarrow datasets and DuckDB globs until the
+        # rename makes the whole file appear at once.
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                temp.write_bytes(data)
+                temp.replace(path)
+            finally:
+                temp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot write {self.url(key)}: {exc.strerror or exc}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self._file(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot delete {self.url(key)}: {exc.strerror or exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._file(key).is_file()
+
+    def _walk(self, folder: Path) -> Iterator[str]:
+        for directory, subdirectories, files in os.walk(folder):
+            subdirectories[:] = [d for d in subdirectories if not _hidden(d)]
+            relative = Path(directory).relative_to(self.root).as_posix()
+            for name in files:
+                if not _hidden(name):
+                    yield f"{relative}/{name}" if relative != "." else name
+
+    def list_keys(self, prefix: str) -> list[str]:
+        try:
+            return sorted(self._walk(self._file(prefix)))
+        except OSError as exc:
+            raise LakeError(f"cannot list {self.url(prefix)}: {exc.strerror or exc}") from exc
+
+    def list_values(self, table: str, column: str, values: Sequence[str]) -> list[str]:
+        """Keys under table/column=V/ for each candidate V: one folder check per value."""
+        keys: list[str] = []
+        try:
+            for value in values:
+                folder = self._file(f"{table}/{column}={value}")
+                if folder.is_dir():
+                    keys.extend(sorted(self._walk(folder)))
+        except OSError as exc:
+            raise LakeError(f"cannot list {self.url(table)}: {exc.strerror or exc}") from exc
+        return keys
+
+    def first_value(self, table: str, column: str) -> Optional[str]:
+        folder = self._file(table)
+        marker = f"{column}="
+        try:
+            names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        except OSError as exc:
+            raise LakeError(f"cannot list {self.url(table)}: {exc.strerror or exc}") from exc
+        found = sorted(n[len(marker) :] for n in names if n.startswith(marker))
+        return found[0] if found else None
+
+
+class _S3Store:
+    """Objects under s3://bucket/prefix through one boto3 client."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def object_key(self, key: str) -> str:
+        if not self.prefix:
+            return key
+        return f"{self.prefix}/{key}" if key else self.prefix
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.object_key(key)}".rstrip("/")
+
+    def _error(self, action: str, key: str, exc: Exception) -> LakeError:
+        return LakeError(f"cannot {action} {self.url(key)}: {exc}")
+
+    def read(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise LakeError(f"{self.url(key)} does not exist") from exc
+            raise self._error("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("read", key, exc) from exc
+
+    def write(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error("write", key, exc) from exc
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error("delete", key, exc) from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise self._error("check", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("check", key, exc) from exc
+        return True
+
+    def _list(
+        self, prefix: str, start_after: str = "", stop_at: str = "", max_keys: int = 1000
+    ) -> Iterator[str]:
+        """Object keys (relative to the lake) under `prefix`, ascending, from after
+        `start_after` up to (not including) `stop_at`. ListObjectsV2 returns keys in UTF-8
+        binary order, so the listing ends at the first key past `stop_at`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        # The lake's own prefix ends with "/": s3://b/lake must not list s3://b/lake2.
+        root = f"{self.prefix}/" if self.prefix else ""
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": root + prefix,
+            "MaxKeys": max_keys,
+        }
+        if start_after:
+            request["StartAfter"] = self.object_key(start_after)
+        stop = self.object_key(stop_at) if stop_at else ""
+        while True:
+            try:
+                page = self.client.list_objects_v2(**request)
+            except (BotoCoreError, ClientError) as exc:
+                raise self._error("list", prefix, exc) from exc
+            for item in page.get("Contents", []):
+                if stop and item["Key"] >= stop:
+                    return
+                yield item["Key"][strip:]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            request["ContinuationToken"] = token
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return [
+            key
+            for key in self._list(f"{prefix}/" if prefix else "")
+            if not _hidden(key.rsplit("/", 1)[-1])
+        ]
+
+    def list_values(self, table: str, column: str, values: Sequence[str]) -> list[str]:
+        """One ListObjectsV2 range from the first candidate value to the last."""
+        if not values:
+            return []
+        base = f"{table}/{column}="
+        wanted = set(values)
+        # Keys of the wanted partitions continue with "/" after the value; "0" sorts right
+        # after "/", so every key of the last partition is below `stop_at`.
+        keys = self._list(base, start_after=base + values[0], stop_at=base + values[-1] + "0")
+        return [
+            key
+            for key in keys
+            if key[len(base) :].split("/", 1)[0] in wanted and not _hidden(key.rsplit("/", 1)[-1])
+        ]
+
+    def first_value(self, table: str, column: str) -> Optional[str]:
+        base = f"{table}/{column}="
+        for key in self._list(base, max_keys=1):
+            return key[len(base) :].split("/", 1)[0]
+        return None
+
+
+class _Skipped(Exception):
+    """An item of a batch that was not started because another item had failed."""
 
 
 class Lake:
     """Keys are '/'-separated paths relative to the lake root (e.g. 'raw/quotes/...')."""
 
-    def __init__(self, uri: str, filesystem: pafs.FileSystem, root: str) -> None:
+    def __init__(self, uri: str, store: _LocalStore | _S3Store, concurrency: int) -> None:
+        if concurrency < 1:
+            raise LakeError(f"lake I/O concurrency must be at least 1, got {concurrency}")
         self.uri = uri
-        self.filesystem = filesystem
-        self.root = root.rstrip("/")
+        self._store = store
+        self.concurrency = concurrency
 
     @classmethod
-    def open(cls, uri: str, filesystem: Optional[pafs.FileSystem] = None) -> Lake:
-        """Open `s3://bucket[/prefix]` or a local folder (created if missing)."""
+    def open(
+        cls,
+        uri: str,
+        concurrency: int = DEFAULT_IO_CONCURRENCY,
+        s3: Optional[S3Client] = None,
+    ) -> Lake:
+        """Open `s3://bucket[/prefix]` or a local folder (created if missing).
+
+        `s3` replaces the client built from the AWS variables (tests, benchmarks).
+        """
         if not uri:
             raise LakeError("the lake URI is empty: give s3://bucket[/prefix] or a folder path")
         if uri.startswith("s3://"):
             root = uri[len("s3://") :].strip("/")
             if not root:
                 raise LakeError(f"{uri!r} names no bucket: use s3://bucket[/prefix]")
-            bucket = root.split("/", 1)[0]
-            return cls(uri.rstrip("/"), filesystem or _s3_filesystem(bucket), root)
+            bucket, _, prefix = root.partition("/")
+            client = s3 if s3 is not None else s3_client(bucket, concurrency)
+            return cls(f"s3://{root}", _S3Store(client, bucket, prefix), concurrency)
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")
-        root = str(Path(uri).resolve())
-        local = filesystem or pafs.LocalFileSystem()
+        root_path = Path(uri).resolve()
         try:
-            local.create_dir(root, recursive=True)
+            root_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LakeError(f"cannot create the lake folder {root}: {exc}") from exc
-        return cls(root, local, root)
+            raise LakeError(f"cannot create the lake folder {root_path}: {exc.strerror}") from exc
+        return cls(str(root_path), _LocalStore(root_path), concurrency)
 
     @property
     def is_local(self) -> bool:
-        return isinstance(self.filesystem, pafs.LocalFileSystem)
+        return isinstance(self._store, _LocalStore)
 
     def path(self, key: str) -> str:
-        """The filesystem path of a key (what pyarrow.fs calls take)."""
-        return posixpath.join(self.root, key) if key else self.root
+        """The local file path of a key (local lakes), or bucket/key (S3)."""
+        if isinstance(self._store, _LocalStore):
+            return self._store.url(key)
+        return f"{self._store.bucket}/{self._store.object_key(key)}".rstrip("/")
 
     def url(self, key: str = "") -> str:
         """The key as a user would type it: s3://bucket/prefix/key or an absolute local path."""
-        if self.is_local:
-            return str(Path(self.root, *key.split("/"))) if key else self.root
-        return f"s3://{self.path(key)}"
+        return self._store.url(key)
 
-    # -- writing -------------------------------------------------------------------------
+    # -- single objects ------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes:
+        return self._store.read(key)
+
     def write_bytes(self, key: str, data: bytes) -> None:
-        path = self.path(key)
-        try:
-            if self.is_local:
-                directory, name = posixpath.split(path)
-                self.filesystem.create_dir(directory, recursive=True)
-                # A dot-prefixed temp name is ignored by pyarrow datasets and DuckDB globs
-                # until the rename makes the whole file appear at once.
-                temp = posixpath.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-                try:
-                    with self.filesystem.open_output_stream(temp) as out:
-                        out.write(data)
-                    self.filesystem.move(temp, path)
-                except BaseException:
-                    self._delete_quietly(temp)
-                    raise
-            else:
-                with self.filesystem.open_output_stream(path) as out:
-                    out.write(data)
-        except OSError as exc:
-            raise LakeError(f"cannot write {self.url(key)}: {exc}") from exc
+        self._store.write(key, data)
 
     def write_parquet(self, key: str, table: pa.Table) -> None:
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="snappy")
-        self.write_bytes(key, sink.getvalue().to_pybytes())
-
-    def _delete_quietly(self, path: str) -> None:
-        with contextlib.suppress(OSError):
-            self.filesystem.delete_file(path)
+        self._store.write(key, parquet_bytes(table))
 
     def delete(self, key: str) -> None:
-        try:
-            self.filesystem.delete_file(self.path(key))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise LakeError(f"cannot delete {self.url(key)}: {exc}") from exc
-
-    # -- reading -------------------------------------------------------------------------
-    def read_bytes(self, key: str) -> bytes:
-        try:
-            with self.filesystem.open_input_stream(self.path(key)) as stream:
-                return bytes(stream.read())
-        except FileNotFoundError as exc:
-            raise LakeError(f"{self.url(key)} does not exist") from exc
-        except OSError as exc:
-            raise LakeError(f"cannot read {self.url(key)}: {exc}") from exc
+        """Delete a file; a missing file is not an error (deletes are idempotent)."""
+        self._store.delete(key)
 
     def exists(self, key: str) -> bool:
-        info = self.filesystem.get_file_info(self.path(key))
-        return bool(info.type == pafs.FileType.File)
+        return self._store.exists(key)
 
+    # -- many objects, concurrently -------------------------------------------------------
+    def _run_all(
+        self,
+        work: Callable[[_T], _R],
+        items: Sequence[_T],
+        phase: str,
+        progress: Optional[ProgressCallback],
+    ) -> list[_R]:
+        """work(item) for every item on the I/O pool; results in the items' order.
+
+        The first failure stops the batch: items not yet started are skipped, running ones
+        finish, and the failure of the earliest item among those that failed is raised.
+        """
+        if not items:
+            return []
+        stop = threading.Event()
+
+        def guarded(item: _T) -> _R:
+            if stop.is_set():
+                raise _Skipped
+            try:
+                return work(item)
+            except BaseException:
+                stop.set()
+                raise
+
+        results: list[Any] = [None] * len(items)
+        failures: dict[int, BaseException] = {}
+        done = 0
+        workers = min(self.concurrency, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lake-io") as pool:
+            futures: dict[Future[_R], int] = {
+                pool.submit(guarded, item): index for index, item in enumerate(items)
+            }
+            try:
+                for future in as_completed(futures):
+                    error = None if future.cancelled() else future.exception()
+                    if future.cancelled() or isinstance(error, _Skipped):
+                        continue
+                    index = futures[future]
+                    if error is not None:
+                        failures[index] = error
+                        continue
+                    results[index] = future.result()
+                    done += 1
+                    if progress is not None and not stop.is_set():
+                        progress(phase, done, len(items))
+            except BaseException:
+                stop.set()
+                for pending in futures:
+                    pending.cancel()
+                raise
+        if failures:
+            raise failures[min(failures)]
+        return results
+
+    def read_many(
+        self,
+        keys: Sequence[str],
+        phase: str = "files read",
+        progress: Optional[ProgressCallback] = None,
+    ) -> list[bytes]:
+        """The bytes of every key, in the keys' order (one GET each on S3)."""
+        return self._run_all(self._store.read, keys, phase, progress)
+
+    def write_many(
+        self,
+        files: Sequence[tuple[str, Callable[[], bytes]]],
+        phase: str = "files written",
+        progress: Optional[ProgressCallback] = None,
+    ) -> None:
+        """Write every (key, encode) pair: encode() builds the file's bytes in memory, then
+        one write stores it whole. Validate the data before calling: a failure stops the
+        batch, and the files already written stay (each whole) for a rerun to replace."""
+
+        def write(item: tuple[str, Callable[[], bytes]]) -> None:
+            key, encode = item
+            self._store.write(key, encode())
+
+        self._run_all(write, files, phase, progress)
+
+    def delete_many(
+        self,
+        keys: Sequence[str],
+        phase: str = "files deleted",
+        progress: Optional[ProgressCallback] = None,
+    ) -> None:
+        self._run_all(self._store.delete, keys, phase, progress)
+
+    # -- listing -------------------------------------------------------------------------
     def list_keys(self, prefix: str) -> list[str]:
-        """Every file key under a prefix, sorted; temporary and hidden files are left out."""
-        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
-        try:
-            infos = self.filesystem.get_file_info(selector)
-        except OSError as exc:
-            raise LakeError(f"cannot list {self.url(prefix)}: {exc}") from exc
-        base = self.root + "/" if self.root else ""
-        keys = []
-        for info in infos:
-            if info.type != pafs.FileType.File or info.base_name.startswith((".", "_")):
-                continue
-            keys.append(info.path[len(base) :] if info.path.startswith(base) else info.path)
-        return sorted(keys)
+        """Every file key under a prefix, sorted; temporary and hidden files are left out.
 
-    def list_partitions(self, table: str, file_name: str) -> list[Partition]:
-        """The hive partitions of a table that hold a file named `file_name`."""
+        This walks everything under the prefix: runs use `list_partitions` instead.
+        """
+        return self._store.list_keys(prefix)
+
+    def list_partitions(
+        self,
+        table: str,
+        file_name: Optional[str],
+        first: str,
+        last: str,
+        tickers: Optional[Sequence[str]] = None,
+    ) -> list[Partition]:
+        """The files named `file_name` (None: every file) of a table's partitions from
+        `first` to `last`.
+
+        `first`/`last` are values of the table's date-sorted partition column (dt
+        "YYYY-MM-DD", or month "YYYY-MM" for quotes_monthly); `tickers` keeps only those
+        tickers. Only that range is listed. Sorted by key.
+        """
+        column = _partition_column(table)
+        if first > last:
+            return []
+        wanted = set(tickers) if tickers is not None else None
         partitions = []
-        for key in self.list_keys(table):
+        for key in self._store.list_values(table, column, partition_values(column, first, last)):
             relative = key[len(table) + 1 :].split("/")
-            if relative[-1] != file_name:
+            if file_name is not None and relative[-1] != file_name:
                 continue
             values = dict(part.split("=", 1) for part in relative[:-1] if "=" in part)
-            if len(values) == len(relative) - 1:
+            if len(values) != len(relative) - 1:
+                continue
+            if wanted is None or values.get("ticker") in wanted:
                 partitions.append(Partition(values=values, key=key))
         return partitions
 
+    def first_partition_value(self, table: str) -> Optional[str]:
+        """The smallest value of the table's date-sorted partition column (one LIST of one
+        key on S3), or None for an empty table."""
+        return self._store.first_value(table, _partition_column(table))
+
+    # -- reading tables ------------------------------------------------------------------
     def dataset(
         self,
         table: str,
         keys: Sequence[str],
         partitioning: pa.Schema,
-        schema: Optional[pa.Schema] = None,
+        schema: pa.Schema,
     ) -> ds.Dataset:
-        """A pyarrow dataset over the given files of a table, partition columns from folders.
+        """The given files of a table as a dataset with `schema` (file columns + partitions).
 
-        `schema` fixes the columns (files plus partitions) instead of inferring them.
+        Local folders are scanned lazily by pyarrow; S3 objects are fetched on the I/O pool
+        and decoded in memory (the layer's pyarrow cannot reach S3 itself).
         """
-        try:
-            return ds.dataset(
-                [self.path(key) for key in keys],
-                schema=schema,
-                filesystem=self.filesystem,
-                format="parquet",
-                partitioning=ds.partitioning(partitioning, flavor="hive"),
-                partition_base_dir=self.path(table),
-            )
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
+        if isinstance(self._store, _LocalStore):
+            try:
+                return ds.dataset(
+                    [self._store.url(key) for key in keys],
+                    schema=schema,
+                    format="parquet",
+                    partitioning=ds.partitioning(partitioning, flavor="hive"),
+                    partition_base_dir=self._store.url(table),
+                )
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
+        blobs = self.read_many(keys)
+        tables = [
+            self._decode(table, key, blob, partitioning, schema) for key, blob in zip(keys, blobs)
+        ]
+        return ds.InMemoryDataset(pa.concat_tables(tables) if tables else schema.empty_table())
 
-    def read_partitions(
-        self, table: str, partitions: Sequence[Partition], partitioning: pa.Schema
-    ) -> Optional[pa.Table]:
-        """Read the given partition files as one table with the partition columns added.
-
-        Returns None when there is nothing to read.
-        """
-        if not partitions:
-            return None
-        dataset = self.dataset(table, [p.key for p in partitions], partitioning)
+    def _decode(
+        self, table: str, key: str, blob: bytes, partitioning: pa.Schema, schema: pa.Schema
+    ) -> pa.Table:
         try:
-            return dataset.to_table()
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise LakeError(f"cannot read {self.url(table)}: {exc}") from exc
+            data = pq.read_table(io.BytesIO(blob))
+            relative = key[len(table) + 1 :].split("/")[:-1]
+            values = dict(part.split("=", 1) for part in relative if "=" in part)
+            for field in partitioning:
+                data = data.append_column(
+                    field, pa.array([values.get(field.name)] * data.num_rows, field.type)
+                )
+            return data.select(schema.names).cast(schema)
+        except (OSError, pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
+            raise LakeError(f"cannot read {self.url(key)}: {exc}") from exc

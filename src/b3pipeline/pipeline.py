@@ -1,7 +1,9 @@
 """The local pipeline: scrape -> transform -> catalog -> quality gate -> chart.
 
 The same steps the Step Functions state machine chains in AWS, run in-process on the
-embedded parts (a lake folder or bucket, DuckDB instead of Glue Catalog + Athena).
+embedded parts (a lake folder or bucket, DuckDB instead of Glue Catalog + Athena). Every
+step touches only the run's window (plus the metrics' lookback and the chart's period):
+what a run costs depends on the days it processes, not on the lake's history.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Optional
 
-from b3pipeline.catalog import LocalCatalog, window_parameters
+from b3pipeline.catalog import CatalogWindow, LocalCatalog, window_parameters
 from b3pipeline.errors import QualityCheckError
-from b3pipeline.lake import Lake
+from b3pipeline.lake import Lake, ProgressCallback
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.quality import QualityReport, run_quality_check
 from b3pipeline.report import write_chart
-from b3pipeline.scrape import ProgressCallback, QuoteSource, ScrapeResult, scrape
+from b3pipeline.scrape import QuoteSource, ScrapeResult, scrape
 from b3pipeline.transform import TransformResult, run_transform
 
 _SUMMARY_SQL = """
@@ -71,7 +73,11 @@ def run_pipeline(
     now: Optional[datetime] = None,
     progress: Optional[ProgressCallback] = None,
 ) -> PipelineResult:
-    """Run every step for the window (or the latest trading days when no window is given)."""
+    """Run every step for the window (or the latest trading days when no window is given).
+
+    `progress` hears each long phase: raw files written, raw files read, refined files
+    written.
+    """
     scraped = scrape(
         source, lake, tickers, start, end, producer=producer, now=now, progress=progress
     )
@@ -79,13 +85,16 @@ def run_pipeline(
         return PipelineResult(scrape=scraped)
     window_start = date.fromisoformat(scraped.dates[0])
     window_end = date.fromisoformat(scraped.dates[-1])
-    transformed = run_transform(lake, scraped.tickers, window_start, window_end, now=now)
-    with LocalCatalog(lake) as catalog:
+    transformed = run_transform(
+        lake, scraped.tickers, window_start, window_end, now=now, progress=progress
+    )
+    window = CatalogWindow(window_start, window_end, tuple(scraped.tickers))
+    with LocalCatalog(lake, window) as catalog:
         quality = run_quality_check(catalog, window_start, window_end, scraped.tickers)
         summary = catalog.run_sql(
             _SUMMARY_SQL, window_parameters(window_start, window_end, scraped.tickers)
         ).records()
-        chart = write_chart(catalog, lake, scraped.tickers, window_end)
+    chart = write_chart(lake, scraped.tickers, window_end)
     return PipelineResult(
         scrape=scraped, transform=transformed, quality=quality, chart_key=chart, summary=summary
     )

@@ -1,29 +1,31 @@
-"""The PNG chart of a run: adjusted close and its moving averages, one panel per ticker."""
+"""The PNG chart of a run: adjusted close and its moving averages, one panel per ticker.
+
+The chart covers a fixed period, the CHART_CALENDAR_DAYS (about six months) ending at the
+run's last date, so drawing it reads the same number of partitions however long the
+lake's history is.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 # Figure (not pyplot) renders without a display or global backend state.
 from matplotlib.figure import Figure
 
-from b3pipeline.catalog import LocalCatalog
+from b3pipeline.catalog import CatalogWindow, LocalCatalog
 from b3pipeline.lake import REPORTS, Lake
 from b3pipeline.tickers import tickers_json
 
-CHART_TRADING_DAYS = 180
+#: The chart's period: the 183 calendar days (six months) up to the run's last date.
+CHART_CALENDAR_DAYS = 183
 
 _CHART_SQL = """
 SELECT ticker, trade_date, adj_close_price, sma_5, sma_20, sma_50
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY ticker ORDER BY trade_date DESC) AS recency
-    FROM quotes_daily
-    WHERE trade_date <= CAST(? AS date)
-      AND contains(CAST(json_parse(?) AS array(varchar)), ticker)
-) AS recent
-WHERE recency <= ?
+FROM quotes_daily
+WHERE trade_date BETWEEN CAST(? AS date) AND CAST(? AS date)
+  AND contains(CAST(json_parse(?) AS array(varchar)), ticker)
 ORDER BY ticker, trade_date
 """
 
@@ -32,11 +34,21 @@ def chart_key(end: date) -> str:
     return f"{REPORTS}/quotes_{end.isoformat()}.png"
 
 
-def write_chart(catalog: LocalCatalog, lake: Lake, tickers: Sequence[str], end: date) -> str:
-    """Plot the last CHART_TRADING_DAYS up to `end` for each ticker; returns the chart's key."""
-    result = catalog.run_sql(
-        _CHART_SQL, [end.isoformat(), tickers_json(tickers), CHART_TRADING_DAYS]
-    )
+def chart_window(tickers: Sequence[str], end: date) -> CatalogWindow:
+    """The partitions the chart of a run ending on `end` reads."""
+    return CatalogWindow(end - timedelta(days=CHART_CALENDAR_DAYS - 1), end, tuple(tickers))
+
+
+def write_chart(lake: Lake, tickers: Sequence[str], end: date) -> str:
+    """Plot the chart period up to `end` for each ticker; returns the chart's key.
+
+    Reads quotes_daily of the chart's window only (its own pruned catalog).
+    """
+    window = chart_window(tickers, end)
+    with LocalCatalog(lake, window, tables=("quotes_daily",)) as catalog:
+        result = catalog.run_sql(
+            _CHART_SQL, [window.start.isoformat(), end.isoformat(), tickers_json(tickers)]
+        )
     records = result.records()
     figure = Figure(figsize=(11, 3.6 * len(tickers)))
     axes = figure.subplots(len(tickers), 1, squeeze=False)

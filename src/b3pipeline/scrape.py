@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Optional, Protocol
+from functools import partial
+from typing import Any, Optional, Protocol
 
 import pyarrow as pa
 
 from b3pipeline import schema
 from b3pipeline.brapi import DailyBar, QuoteHistory
 from b3pipeline.errors import InvalidRequestError
-from b3pipeline.lake import Lake, manifest_key, raw_quotes_key
+from b3pipeline.lake import Lake, ProgressCallback, manifest_key, parquet_bytes, raw_quotes_key
 from b3pipeline.manifest import SCRAPER_PRODUCER, Manifest, ManifestFile, new_run_id
 from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers, validate_tickers
 
 SOURCE = "brapi"
-
-# Called after each raw file is written with (files written so far, files in total).
-ProgressCallback = Callable[[int, int], None]
+RAW_WRITE_PHASE = "raw files written"
 
 
 class QuoteSource(Protocol):
@@ -123,8 +122,10 @@ def scrape(
 ) -> ScrapeResult:
     """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
 
-    Every bar is fetched and validated before the first write, so a bad payload writes
-    nothing. Rewriting a day replaces its file, so reruns never duplicate rows. The
+    Every bar is fetched and validated, and every file's rows built, before the first
+    write, so a bad payload writes nothing. The files are written concurrently on the
+    lake's I/O pool; a failed write stops the run before the manifest. Rewriting a day
+    replaces its file, so reruns never duplicate rows (and repair a failed run). The
     manifest is written last: its presence means every file it lists is complete.
     """
     symbols = validate_tickers(tickers)
@@ -137,12 +138,13 @@ def scrape(
         by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
 
     files: list[ManifestFile] = []
-    for done, ((trade_date, ticker), bars) in enumerate(sorted(by_partition.items()), start=1):
+    writes = []
+    for (trade_date, ticker), bars in sorted(by_partition.items()):
         key = raw_quotes_key(trade_date, ticker)
-        lake.write_parquet(key, bars_to_table(bars, moment, history.request_range))
+        table = bars_to_table(bars, moment, history.request_range)
+        writes.append((key, partial(parquet_bytes, table)))
         files.append(ManifestFile(key=key, rows=len(bars)))
-        if progress is not None:
-            progress(done, len(by_partition))
+    lake.write_many(writes, RAW_WRITE_PHASE, progress)
 
     dates = sorted({trade_date.isoformat() for trade_date, _ in by_partition})
     manifest = Manifest(

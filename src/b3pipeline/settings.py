@@ -16,6 +16,11 @@ from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers
 
 DEFAULT_BRAPI_BASE_URL = "https://brapi.dev"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Parallel lake reads/writes/deletes when LAKE_IO_CONCURRENCY is not set: enough to hide
+#: S3's tens of milliseconds per request, far below S3's request rates per prefix.
+DEFAULT_IO_CONCURRENCY = 32
+# More parallel requests than this gain nothing in one process and risk S3 throttling.
+MAX_IO_CONCURRENCY = 256
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Settings:
     state_machine_arn: Optional[str] = None
     tickers: list[str] = field(default_factory=lambda: list(DEFAULT_TICKERS))
     log_level: str = "INFO"
+    lake_io_concurrency: int = DEFAULT_IO_CONCURRENCY
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:
@@ -45,6 +51,19 @@ class Settings:
         if log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
         tickers_text = value("B3_TICKERS")
+        concurrency_text = value("LAKE_IO_CONCURRENCY")
+        concurrency = DEFAULT_IO_CONCURRENCY
+        if concurrency_text is not None:
+            try:
+                concurrency = int(concurrency_text)
+            except ValueError:
+                concurrency = 0
+            if not 1 <= concurrency <= MAX_IO_CONCURRENCY:
+                raise SettingsError(
+                    f"LAKE_IO_CONCURRENCY={concurrency_text!r} is not a whole number from 1 to "
+                    f"{MAX_IO_CONCURRENCY}: set the number of parallel lake reads/writes "
+                    f"(default {DEFAULT_IO_CONCURRENCY})"
+                )
         return cls(
             lake_uri=value("LAKE_URI"),
             brapi_base_url=base_url.rstrip("/"),
@@ -53,6 +72,7 @@ class Settings:
             state_machine_arn=value("STATE_MACHINE_ARN"),
             tickers=parse_tickers(tickers_text) if tickers_text else list(DEFAULT_TICKERS),
             log_level=log_level,
+            lake_io_concurrency=concurrency,
         )
 
     def require_lake_uri(self) -> str:

@@ -1,278 +1,68 @@
-"""Raw quotes -> refined quotes_daily and quotes_monthly (the Glue job's logic).
+"""Raw quotes -> refined quotes_daily and quotes_monthly for a date window (the Glue job's logic).
 
-`compute_daily` and `compute_monthly` are pure functions on pandas frames; `run_transform`
-reads the raw partitions a date window needs from the lake, computes, and rewrites the
-refined partitions the window owns.
+`run_transform` plans which raw partitions a window needs, reads them from the lake, feeds
+them to the pure metrics of `b3pipeline.metrics`, and rewrites the refined partitions the
+window owns.
 
 Decisions (see DESIGN.md for the column definitions):
 
-* Trailing windows (sma_N, volatility_20d_pct) are computed from exactly the N values in
-  each window, adding them in a fixed order. pandas' ``rolling()`` keeps a running sum
-  whose last bits depend on where the series starts, so a windowed run would differ from
-  a full recomputation by ~1e-15; here a value depends only on its window's values, so a
-  run over [start, end] gives bit-identical values to a run over the whole history.
-* A null adjusted close inside a window makes that window's value null (the window does
-  not hold N values).
-* "Previous month" for monthly_return_pct is the immediately preceding calendar month.
-  When the ticker has no rows in that month (it did not trade, or the month is not in the
-  lake) the return is null; an older month is never used instead.
 * A run over [start, end] owns the daily partitions dated within [start, end] and the
   monthly partitions of every calendar month that [start, end] touches, for its tickers.
   Monthly rows are recomputed from the whole month, including raw days after ``end``.
   Owned refined partitions whose raw data no longer exists are deleted, so the refined
   tables always equal a full recomputation.
-* ``processed_at`` is a property of the run, not of the data: the compute functions leave
-  it out and ``run_transform`` stamps every written row with the same UTC instant.
+* The work depends on the window, not on the lake's history: the raw partitions are listed
+  from ``LOOKBACK_CALENDAR_DAYS`` before ``start`` (or the month before start's month) to
+  the end of end's month, and only when a ticker has fewer than LOOKBACK_TRADING_DAYS raw
+  days in that span is the listing extended further back, doubling the span each time,
+  until the ticker has them or the lake's first date is reached. The stale-partition
+  check lists the owned partitions only. A file outside what a run reads cannot fail it.
+* Reads, writes and deletes go through the lake's I/O pool. Every raw file is read and
+  validated, and every refined value computed, before the first write.
+* ``processed_at`` is a property of the run, not of the data: the metrics leave it out and
+  ``run_transform`` stamps every written row with the same UTC instant.
 """
 
 from __future__ import annotations
 
 import bisect
 import calendar
+import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Literal, Optional
+from functools import partial
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from b3pipeline import lake as lake_module
 from b3pipeline import schema
 from b3pipeline.errors import InvalidDateRangeError, LakeError, TransformError
-from b3pipeline.lake import Lake, Partition
+from b3pipeline.lake import Lake, Partition, ProgressCallback, month_of, parquet_bytes
+from b3pipeline.metrics import (
+    RAW_VALUE_COLUMNS,
+    SMA_WINDOWS,
+    compute_daily,
+    compute_monthly,
+)
 from b3pipeline.tickers import validate_tickers
 
 logger = logging.getLogger(__name__)
 
 #: Trading days of raw read before `start` (sma_50 needs the 49 before it).
-LOOKBACK_TRADING_DAYS = 50
-SMA_WINDOWS = (5, 20, 50)
-VOLATILITY_WINDOW = 20
-TRADING_DAYS_PER_YEAR = 252
+LOOKBACK_TRADING_DAYS = max(SMA_WINDOWS)
+#: Calendar days listed before `start` at first: 50 trading days plus B3's holidays fit.
+LOOKBACK_CALENDAR_DAYS = 91
 
-# Raw columns the transform uses, with the exact Arrow types it accepts.
-_RAW_VALUE_COLUMNS = ("trade_date", "open", "high", "low", "close", "adjusted_close", "volume")
-
-DAILY_COLUMNS: tuple[str, ...] = (
-    "ticker",
-    *(name for name in schema.QUOTES_DAILY.names if name != "processed_at"),
-)
-MONTHLY_COLUMNS: tuple[str, ...] = (
-    "month",
-    "ticker",
-    *(name for name in schema.QUOTES_MONTHLY.names if name != "processed_at"),
-)
-
-FloatArray = Any  # numpy float64 1-D array (kept loose for numpy/pandas stub differences)
+RAW_READ_PHASE = "raw files read"
+REFINED_WRITE_PHASE = "refined files written"
 
 
-# -- pure computations ----------------------------------------------------------------------
-def _normalise_raw(raw: pd.DataFrame) -> pd.DataFrame:
-    """Select the columns used, with stable dtypes on every pandas/pyarrow version.
-
-    trade_date may arrive as datetime.date objects, datetime64 of any unit or ISO strings;
-    volume as int64, nullable Int64 or float64 (int64 with nulls). Returns a frame sorted by
-    (ticker, trade_date) with a fresh RangeIndex, trade_date as datetime64 at midnight.
-    """
-    missing = [c for c in ("ticker", *_RAW_VALUE_COLUMNS) if c not in raw.columns]
-    if missing:
-        raise TransformError(f"raw quotes lack the column(s) {', '.join(missing)}")
-    frame = pd.DataFrame(
-        {
-            "ticker": raw["ticker"].astype(object).astype(str).to_numpy(dtype=object),
-            "trade_date": pd.to_datetime(pd.Series(raw["trade_date"].to_numpy(dtype=object)))
-            .dt.normalize()
-            .to_numpy(),
-        }
-    )
-    if frame["trade_date"].isna().any():
-        raise TransformError("raw quotes have rows without a trade_date")
-    for column in ("open", "high", "low", "close", "adjusted_close", "volume"):
-        frame[column] = pd.to_numeric(
-            pd.Series(raw[column].to_numpy(dtype=object)), errors="raise"
-        ).astype("float64")
-    frame = frame.sort_values(["ticker", "trade_date"], kind="mergesort").reset_index(drop=True)
-    duplicated = frame.duplicated(["ticker", "trade_date"])
-    if duplicated.any():
-        first = frame.loc[duplicated].iloc[0]
-        raise TransformError(
-            f"raw quotes hold more than one row for {first['ticker']} on "
-            f"{first['trade_date'].date().isoformat()}: one row per ticker and trade date expected"
-        )
-    return frame
-
-
-def _group_positions(
-    tickers: np.ndarray[Any, Any],
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """For rows sorted by ticker: (is first row of its ticker, position within its ticker)."""
-    n = len(tickers)
-    first = np.ones(n, dtype=bool)
-    if n > 1:
-        first[1:] = tickers[1:] != tickers[:-1]
-    index = np.arange(n)
-    group_start = np.maximum.accumulate(np.where(first, index, 0)) if n else index
-    return first, index - group_start
-
-
-def _trailing(
-    values: FloatArray,
-    position: np.ndarray[Any, Any],
-    window: int,
-    statistic: Callable[[list[FloatArray]], FloatArray],
-) -> FloatArray:
-    """statistic over the `window` values ending at each row, null where fewer exist.
-
-    `statistic` receives the window as `window` aligned column arrays (oldest first) and
-    reduces them in a fixed order, so a value depends only on its window's values.
-    """
-    n = len(values)
-    out = np.full(n, np.nan)
-    if n >= window:
-        columns = [values[offset : n - window + 1 + offset] for offset in range(window)]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[window - 1 :] = statistic(columns)
-    out[position < window - 1] = np.nan
-    return out
-
-
-def _mean(columns: list[FloatArray]) -> FloatArray:
-    total = columns[0].copy()
-    for column in columns[1:]:
-        total = total + column
-    return total / len(columns)
-
-
-def _sample_std(columns: list[FloatArray]) -> FloatArray:
-    mean = _mean(columns)
-    squares = (columns[0] - mean) ** 2
-    for column in columns[1:]:
-        squares = squares + (column - mean) ** 2
-    return np.sqrt(squares / (len(columns) - 1))
-
-
-def _as_dates(values: pd.Series) -> np.ndarray[Any, Any]:
-    """datetime64 -> an object array of datetime.date (what Arrow's date32 maps to)."""
-    return pd.Series(pd.to_datetime(values)).dt.date.to_numpy(dtype=object)
-
-
-def compute_daily(raw: pd.DataFrame) -> pd.DataFrame:
-    """quotes_daily rows (plus `ticker`, minus `processed_at`) for every raw row.
-
-    `raw` holds raw quotes columns and `ticker`, any order. Each metric is computed per
-    ticker over its rows ordered by trade_date; the result is sorted by (ticker, trade_date).
-    """
-    frame = _normalise_raw(raw)
-    tickers = frame["ticker"].to_numpy(dtype=object)
-    first, position = _group_positions(tickers)
-    adj = frame["adjusted_close"].to_numpy(dtype="float64")
-
-    previous_adj = np.full(len(adj), np.nan)
-    previous_adj[1:] = adj[:-1]
-    previous_adj[first] = np.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        daily_return = (adj / previous_adj - 1) * 100
-    daily_return[~np.isfinite(daily_return)] = np.nan
-
-    trade_dates = frame["trade_date"]
-    gap_days = np.array((trade_dates - trade_dates.shift(1)).dt.days, dtype="float64")
-    gap_days[first] = np.nan
-
-    out = pd.DataFrame(
-        {
-            "ticker": tickers,
-            "trade_date": _as_dates(trade_dates),
-            "open_price": frame["open"].to_numpy(dtype="float64"),
-            "high_price": frame["high"].to_numpy(dtype="float64"),
-            "low_price": frame["low"].to_numpy(dtype="float64"),
-            "close_price": frame["close"].to_numpy(dtype="float64"),
-            "adj_close_price": adj,
-            "volume": _nullable_int(frame["volume"], "Int64"),
-            "daily_return_pct": daily_return,
-        }
-    )
-    for window in SMA_WINDOWS:
-        out[f"sma_{window}"] = _trailing(adj, position, window, _mean)
-    # The first return of a ticker is null, so the first full window of 20 returns ends on
-    # its 21st trading day; _trailing leaves earlier rows null through the NaN.
-    out["volatility_20d_pct"] = _trailing(
-        daily_return, position, VOLATILITY_WINDOW, _sample_std
-    ) * np.sqrt(TRADING_DAYS_PER_YEAR)
-    out["days_since_prev_trade"] = _nullable_int(gap_days, "Int32")
-    out["day_of_week"] = pd.array(
-        (trade_dates.dt.day_of_week + 1).to_numpy(dtype="int64"), dtype="Int8"
-    )
-    return out.loc[:, list(DAILY_COLUMNS)]
-
-
-def _nullable_int(values: Any, dtype: Literal["Int8", "Int32", "Int64"]) -> Any:
-    """Whole numbers held as float64 (NaN = null) -> a pandas nullable integer array."""
-    return pd.Series(np.asarray(values, dtype="float64")).round().astype(dtype).array
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def compute_monthly(raw: pd.DataFrame) -> pd.DataFrame:
-    """quotes_monthly rows (plus `month` and `ticker`, minus `processed_at`).
-
-    One row per ticker and calendar month present in `raw`, sorted by (ticker, month).
-    monthly_return_pct compares the month's last adjusted close with the last adjusted
-    close of the immediately preceding calendar month, and is null when the ticker has no
-    row in that month (an older month is not used instead).
-    """
-    frame = _normalise_raw(raw)
-    trade_dates = frame["trade_date"]
-    frame["month_number"] = trade_dates.dt.year * 12 + (trade_dates.dt.month - 1)
-    keys = ["ticker", "month_number"]
-    firsts = frame.drop_duplicates(keys, keep="first").reset_index(drop=True)
-    lasts = frame.drop_duplicates(keys, keep="last").reset_index(drop=True)
-    grouped = frame.groupby(keys, sort=True)
-    high = grouped["high"].max().to_numpy(dtype="float64")
-    low = grouped["low"].min().to_numpy(dtype="float64")
-    total_volume = grouped["volume"].sum(min_count=1).to_numpy(dtype="float64")
-    avg_volume = grouped["volume"].mean().to_numpy(dtype="float64")
-    trading_days = grouped.size().to_numpy(dtype="int64")
-
-    # firsts/lasts come from a frame sorted by (ticker, trade_date), so their rows are in
-    # the same (ticker, month) order as the sorted groupby results above.
-    month_number = lasts["month_number"].to_numpy(dtype="int64")
-    tickers = lasts["ticker"].to_numpy(dtype=object)
-    last_adj = lasts["adjusted_close"].to_numpy(dtype="float64")
-    first_row, _ = _group_positions(tickers)
-    previous_adj = np.full(len(last_adj), np.nan)
-    previous_adj[1:] = last_adj[:-1]
-    previous_month = np.full(len(month_number), -1, dtype="int64")
-    previous_month[1:] = month_number[:-1]
-    consecutive = (~first_row) & (previous_month == month_number - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monthly_return = (last_adj / previous_adj - 1) * 100
-    monthly_return[~consecutive | ~np.isfinite(monthly_return)] = np.nan
-
-    out = pd.DataFrame(
-        {
-            "month": [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in month_number],
-            "ticker": tickers,
-            "first_trade_date": _as_dates(firsts["trade_date"]),
-            "last_trade_date": _as_dates(lasts["trade_date"]),
-            "trading_days": trading_days.astype("int32"),
-            "open_price": firsts["open"].to_numpy(dtype="float64"),
-            "close_price": lasts["close"].to_numpy(dtype="float64"),
-            "high_price": high,
-            "low_price": low,
-            "avg_volume": avg_volume,
-            "total_volume": _nullable_int(total_volume, "Int64"),
-            "monthly_return_pct": monthly_return,
-        }
-    )
-    return out.loc[:, list(MONTHLY_COLUMNS)]
-
-
-# -- the run over a date window ---------------------------------------------------------------
 @dataclass
 class TransformResult:
     """What one run wrote. Keys are lake keys (relative to the lake root)."""
@@ -318,12 +108,7 @@ def last_of_month(day: date) -> date:
 
 def months_touched(start: date, end: date) -> list[str]:
     """Every "YYYY-MM" from start's month through end's month."""
-    months = []
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    return lake_module.partition_values("month", month_of(start), month_of(end))
 
 
 def raw_read_window(trade_dates: Sequence[date], start: date, end: date) -> tuple[date, date]:
@@ -369,38 +154,99 @@ def _partition_date(lake: Lake, partition: Partition) -> date:
         ) from exc
 
 
-def _read_raw_file(lake: Lake, partition: Partition, trade_date: date) -> pa.Table:
-    """One raw file with its partition columns, validated against RAW_QUOTES."""
+RawEntry = tuple[date, Partition]
+
+
+def _list_raw(lake: Lake, tickers: Sequence[str], first: date, last: date) -> list[RawEntry]:
+    partitions = lake.list_partitions(
+        lake_module.RAW_QUOTES,
+        lake_module.RAW_QUOTES_FILE,
+        first.isoformat(),
+        last.isoformat(),
+        tickers=tickers,
+    )
+    return [(_partition_date(lake, p), p) for p in partitions]
+
+
+def plan_raw_reads(
+    lake: Lake, tickers: Sequence[str], start: date, end: date
+) -> tuple[list[RawEntry], list[str]]:
+    """The raw files a run over [start, end] reads, and the tickers without raw rows in it.
+
+    Lists only the window plus its lookback (see the module's decisions); the files are
+    sorted by (ticker, date).
+    """
+    first = min(first_of_previous_month(start), start - timedelta(days=LOOKBACK_CALENDAR_DAYS))
+    listed = _list_raw(lake, tickers, first, last_of_month(end))
+    span = LOOKBACK_CALENDAR_DAYS
+    earliest: Optional[date] = None
+    while True:
+        by_ticker: dict[str, list[RawEntry]] = {symbol: [] for symbol in tickers}
+        for entry in listed:
+            by_ticker[entry[1].values["ticker"]].append(entry)
+        active = [t for t in tickers if any(start <= day <= end for day, _ in by_ticker[t])]
+        short = [
+            t
+            for t in active
+            if sum(1 for day, _ in by_ticker[t] if day < start) < LOOKBACK_TRADING_DAYS
+        ]
+        if not short:
+            break
+        if earliest is None:
+            found = lake.first_partition_value(lake_module.RAW_QUOTES)
+            earliest = date.fromisoformat(found) if found else first
+        if first <= earliest:
+            break
+        span *= 2
+        before = max(earliest, first - timedelta(days=span))
+        logger.info(
+            "%s: fewer than %d raw days before %s since %s; listing back to %s",
+            ", ".join(short),
+            LOOKBACK_TRADING_DAYS,
+            start,
+            first,
+            before,
+        )
+        listed += _list_raw(lake, tickers, before, first - timedelta(days=1))
+        first = before
+
+    selected: list[RawEntry] = []
+    for symbol in active:
+        entries = sorted(by_ticker[symbol], key=lambda entry: entry[0])
+        window_first, window_last = raw_read_window([d for d, _ in entries], start, end)
+        selected.extend(e for e in entries if window_first <= e[0] <= window_last)
+    return selected, [t for t in tickers if t not in active]
+
+
+def _decode_raw_file(lake: Lake, partition: Partition, trade_date: date, blob: bytes) -> pa.Table:
+    """One raw file's rows with `ticker` added from its folder, validated against RAW_QUOTES."""
     where = lake.url(partition.key)
     try:
-        table = lake.read_partitions(
-            lake_module.RAW_QUOTES, [partition], lake_module.DATE_PARTITIONING
-        )
-    except LakeError as exc:
+        table = pq.read_table(io.BytesIO(blob))
+    except (OSError, pa.ArrowInvalid) as exc:
         raise TransformError(f"cannot read raw file {where}: {exc}") from exc
-    if table is None:  # pragma: no cover - read_partitions returns None only for no partitions
-        raise TransformError(f"raw file {where} could not be read")
     missing = [name for name in schema.RAW_QUOTES.names if name not in table.column_names]
     if missing:
         raise TransformError(
             f"raw file {where} lacks the column(s) {', '.join(missing)}: "
             f"expected {', '.join(schema.RAW_QUOTES.names)}"
         )
-    for name in _RAW_VALUE_COLUMNS:
+    for name in RAW_VALUE_COLUMNS:
         expected = schema.RAW_QUOTES.field(name).type
         actual = table.schema.field(name).type
         if actual != expected:
             raise TransformError(
                 f"raw file {where}: column {name} is {actual}, expected {expected}"
             )
-    table = table.select(["ticker", *_RAW_VALUE_COLUMNS])
+    table = table.select(list(RAW_VALUE_COLUMNS))
     dates = set(table.column("trade_date").to_pylist())
     if table.num_rows > 1 or dates - {trade_date}:
         raise TransformError(
             f"raw file {where} must hold one row with trade_date {trade_date.isoformat()}; "
             f"it holds {table.num_rows} row(s) dated {sorted(str(d) for d in dates)}"
         )
-    return table
+    ticker = pa.array([partition.values["ticker"]] * table.num_rows, pa.string())
+    return table.add_column(0, "ticker", ticker)
 
 
 def _to_arrow(frame: pd.DataFrame, target: pa.Schema, processed_at: datetime) -> pa.Table:
@@ -421,6 +267,7 @@ def run_transform(
     start: date,
     end: date,
     now: Optional[datetime] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> TransformResult:
     """Recompute the refined partitions owned by [start, end] for `tickers`.
 
@@ -428,7 +275,8 @@ def run_transform(
     refined/quotes_monthly for each month touched by [start, end], whole; deletes owned
     refined partitions whose raw row is gone. Nothing is written when the input is invalid
     or any raw file in the read window is malformed. Tickers without raw rows in
-    [start, end] are skipped and listed in `tickers_without_data`.
+    [start, end] are skipped and listed in `tickers_without_data`. `progress` hears the
+    raw reads and the refined writes.
     """
     start = _as_date(start, "start")
     end = _as_date(end, "end")
@@ -441,23 +289,9 @@ def run_transform(
     result = TransformResult(tickers=symbols, start=start, end=end, processed_at=processed_at)
     result.months = months_touched(start, end)
 
-    # 1. Which raw files to read, per ticker.
-    by_ticker: dict[str, list[tuple[date, Partition]]] = {symbol: [] for symbol in symbols}
-    for partition in lake.list_partitions(lake_module.RAW_QUOTES, lake_module.RAW_QUOTES_FILE):
-        ticker = partition.values.get("ticker")
-        if ticker in by_ticker:
-            by_ticker[ticker].append((_partition_date(lake, partition), partition))
-    selected: list[tuple[date, Partition]] = []
-    active: list[str] = []
-    for symbol in symbols:
-        entries = sorted(by_ticker[symbol], key=lambda entry: entry[0])
-        dates = [day for day, _ in entries]
-        if not any(start <= day <= end for day in dates):
-            result.tickers_without_data.append(symbol)
-            continue
-        active.append(symbol)
-        first, last = raw_read_window(dates, start, end)
-        selected.extend(entry for entry in entries if first <= entry[0] <= last)
+    # 1. Which raw files to read: the window and its lookback, nothing else.
+    selected, result.tickers_without_data = plan_raw_reads(lake, symbols, start, end)
+    active = [t for t in symbols if t not in result.tickers_without_data]
     logger.info(
         "transform %s..%s: %d raw file(s) to read for %s; no raw data for %s",
         start,
@@ -470,9 +304,18 @@ def run_transform(
         return result
 
     # 2. Read and validate everything before writing anything.
-    tables = [_read_raw_file(lake, partition, day) for day, partition in selected]
+    try:
+        blobs = lake.read_many([p.key for _, p in selected], RAW_READ_PHASE, progress)
+    except LakeError as exc:
+        raise TransformError(f"cannot read raw file: {exc}") from exc
+    tables = [
+        _decode_raw_file(lake, partition, day, blob)
+        for (day, partition), blob in zip(selected, blobs)
+    ]
+    del blobs  # a backfill holds thousands of them: free them before computing
     result.raw_files_read = len(tables)
     raw = pa.concat_tables(tables).to_pandas()
+    del tables
     daily = compute_daily(raw)
     monthly = compute_monthly(raw)
 
@@ -491,10 +334,15 @@ def run_transform(
     ]
 
     # 3. Write one file per (date, ticker) and per (month, ticker).
-    for index, key in enumerate(daily_keys):
-        lake.write_parquet(key, daily_table.slice(index, 1))
-    for index, key in enumerate(monthly_keys):
-        lake.write_parquet(key, monthly_table.slice(index, 1))
+    files = [
+        (key, partial(parquet_bytes, daily_table.slice(index, 1)))
+        for index, key in enumerate(daily_keys)
+    ]
+    files += [
+        (key, partial(parquet_bytes, monthly_table.slice(index, 1)))
+        for index, key in enumerate(monthly_keys)
+    ]
+    lake.write_many(files, REFINED_WRITE_PHASE, progress)
     result.daily_rows, result.daily_keys = len(daily_keys), daily_keys
     result.monthly_rows, result.monthly_keys = len(monthly_keys), monthly_keys
     result.dates = sorted(set(daily["trade_date"]))
@@ -522,23 +370,18 @@ def _delete_stale(
     months: list[str],
     written: set[str],
 ) -> list[str]:
-    wanted = set(tickers)
-    first, last = start.isoformat(), end.isoformat()
-    stale = [
-        p.key
-        for p in lake.list_partitions(lake_module.QUOTES_DAILY, lake_module.REFINED_FILE)
-        if p.values.get("ticker") in wanted
-        and first <= p.values.get("dt", "") <= last
-        and p.key not in written
-    ]
-    stale += [
-        p.key
-        for p in lake.list_partitions(lake_module.QUOTES_MONTHLY, lake_module.REFINED_FILE)
-        if p.values.get("ticker") in wanted
-        and p.values.get("month") in months
-        and p.key not in written
-    ]
+    owned = lake.list_partitions(
+        lake_module.QUOTES_DAILY,
+        lake_module.REFINED_FILE,
+        start.isoformat(),
+        end.isoformat(),
+        tickers=tickers,
+    )
+    owned += lake.list_partitions(
+        lake_module.QUOTES_MONTHLY, lake_module.REFINED_FILE, months[0], months[-1], tickers=tickers
+    )
+    stale = [p.key for p in owned if p.key not in written]
     for key in stale:
         logger.warning("deleting %s: its raw data is no longer in the lake", lake.url(key))
-        lake.delete(key)
+    lake.delete_many(stale)
     return stale

@@ -1,4 +1,4 @@
-"""run_transform on s3:// through pyarrow's S3 filesystem, against moto's server on 127.0.0.1."""
+"""run_transform on s3:// through boto3, against moto's S3 server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import pyarrow.fs as pafs
 import pytest
 
-from b3pipeline import lake as lake_module
 from b3pipeline.lake import Lake
 from b3pipeline.transform import run_transform
+from tests.support.lake_tables import refined_rows
 from tests.support.raw_builders import two_ticker_history, write_raw
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": f"http://{moto_endpoint}",
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
@@ -42,15 +42,9 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
     return client
 
 
-def _s3_lake(endpoint: str, prefix: str) -> Lake:
-    filesystem = pafs.S3FileSystem(
-        endpoint_override=endpoint,
-        scheme="http",
-        access_key="testing",
-        secret_key="testing",
-        region="us-east-1",
-    )
-    return Lake.open(f"s3://{BUCKET}/{prefix}", filesystem=filesystem)
+def _s3_lake(prefix: str) -> Lake:
+    """The lake as a user opens it: the endpoint comes from AWS_ENDPOINT_URL_S3."""
+    return Lake.open(f"s3://{BUCKET}/{prefix}")
 
 
 def _keys(s3: S3Client, prefix: str) -> list[str]:
@@ -61,15 +55,7 @@ def _keys(s3: S3Client, prefix: str) -> list[str]:
 
 
 def _table(lake: Lake, monthly: bool) -> list[dict[str, Any]]:
-    table = lake_module.QUOTES_MONTHLY if monthly else lake_module.QUOTES_DAILY
-    partitioning = lake_module.MONTH_PARTITIONING if monthly else lake_module.DATE_PARTITIONING
-    read = lake.read_partitions(
-        table, lake.list_partitions(table, lake_module.REFINED_FILE), partitioning
-    )
-    assert read is not None
-    rows: list[dict[str, Any]] = read.to_pylist()
-    order = ("ticker", "month") if monthly else ("ticker", "trade_date")
-    return sorted(rows, key=lambda row: tuple(row[k] for k in order))
+    return refined_rows(lake, monthly)
 
 
 def test_transform_on_s3_equals_the_same_run_on_a_local_lake(
@@ -77,7 +63,7 @@ def test_transform_on_s3_equals_the_same_run_on_a_local_lake(
 ) -> None:
     prefix = "lake-vs-local"
     history = two_ticker_history()
-    s3_lake = _s3_lake(moto_endpoint, prefix)
+    s3_lake = _s3_lake(prefix)
     local_lake = Lake.open(str(tmp_path / "lake"))
     raw_keys = write_raw(s3_lake, history)
     write_raw(local_lake, history)
@@ -113,7 +99,7 @@ def test_transform_on_s3_equals_the_same_run_on_a_local_lake(
 
 def test_a_rerun_on_s3_replaces_files_without_duplicates(moto_endpoint: str, s3: S3Client) -> None:
     prefix = "lake-rerun"
-    s3_lake = _s3_lake(moto_endpoint, prefix)
+    s3_lake = _s3_lake(prefix)
     history = two_ticker_history()
     write_raw(s3_lake, history[history["ticker"] == "VALE3"])
     first = run_transform(s3_lake, ["VALE3"], START, START, now=NOW)

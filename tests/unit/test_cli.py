@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from b3pipeline import cli
+from b3pipeline.lake import Lake
 from b3pipeline.quality import QualityReport
 from tests.support.quotes import StaticQuoteSource, make_bars
 
@@ -17,7 +20,14 @@ BARS = make_bars("PETR4", date(2025, 8, 25), 5)
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LAKE_URI", "B3_TICKERS", "BRAPI_TOKEN", "BRAPI_BASE_URL", "LOG_LEVEL"):
+    for name in (
+        "LAKE_URI",
+        "B3_TICKERS",
+        "BRAPI_TOKEN",
+        "BRAPI_BASE_URL",
+        "LOG_LEVEL",
+        "LAKE_IO_CONCURRENCY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -168,3 +178,89 @@ def test_query_errors_exit_one(tmp_path: Path, capsys: pytest.CaptureFixture[str
         cli.main(["query", "--file", str(tmp_path / "missing.sql"), "--lake", str(tmp_path)]) == 1
     )
     assert "cannot read the query file" in _one_line_error(capsys)
+
+
+def test_transform_recomputes_refined_from_the_raw_in_the_lake(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "--lake", str(tmp_path)]) == 0
+    daily = tmp_path / "refined" / "quotes_daily"
+    before = {p.relative_to(daily) for p in daily.rglob("*.parquet")}
+    shutil.rmtree(tmp_path / "refined")
+    capsys.readouterr()
+    window = ["--start", "2025-08-26", "--end", "2025-08-28"]
+    assert (
+        cli.main(["transform", "--tickers", "PETR4,VALE3", *window, "--lake", str(tmp_path)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "Transformed 2025-08-26..2025-08-28 for PETR4, VALE3" in out
+    assert "5 raw files read, 3 daily and 1 monthly rows written" in out
+    assert "No raw data in the window for VALE3" in out
+    assert {p.relative_to(daily) for p in daily.rglob("*.parquet")} == {
+        p for p in before if p.parts[0] in ("dt=2025-08-26", "dt=2025-08-27", "dt=2025-08-28")
+    }
+    assert source.calls == [(["PETR4"], None, None)]  # transform never asks BRAPI
+
+
+def test_transform_needs_a_window(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["transform", "--start", "2025-08-01"])
+    assert exit_info.value.code == 2
+    assert "--end" in capsys.readouterr().err
+
+
+def test_info_logs_only_with_verbose(
+    source: StaticQuoteSource, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert cli.main(["run", "--lake", str(tmp_path)]) == 0
+    assert [r for r in caplog.records if r.levelno < logging.WARNING] == []
+    caplog.clear()
+    assert cli.main(["run", "--lake", str(tmp_path), "--verbose"]) == 0
+    messages = [r.getMessage() for r in caplog.records if r.name == "b3pipeline.transform"]
+    assert any("raw file(s) to read" in m for m in messages)
+    logging.getLogger("b3pipeline").setLevel(logging.NOTSET)
+
+
+def test_one_progress_bar_per_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    bars: list[dict[str, object]] = []
+
+    class FakeBar:
+        def __init__(self, desc: str, total: int, **options: object) -> None:
+            self.n = 0
+            self.state: dict[str, object] = {"desc": desc, "total": total, "n": 0, "closed": False}
+            bars.append(self.state)
+
+        def update(self, step: int) -> None:
+            self.n += step
+            self.state["n"] = self.n
+
+        def close(self) -> None:
+            self.state["closed"] = True
+
+    monkeypatch.setattr("tqdm.tqdm", FakeBar)
+    progress = cli.PhaseBars()
+    for done in range(1, 4):
+        progress("raw files written", done, 3)
+    progress("raw files read", 1, 2)
+    progress("raw files read", 2, 2)
+    progress.close()
+    assert bars == [
+        {"desc": "raw files written", "total": 3, "n": 3, "closed": True},
+        {"desc": "raw files read", "total": 2, "n": 2, "closed": True},
+    ]
+
+
+def test_lake_io_concurrency_reaches_the_lake(
+    source: StaticQuoteSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[int] = []
+    real_open = Lake.open
+
+    def spy(uri: str, concurrency: int = 32) -> Lake:
+        opened.append(concurrency)
+        return real_open(uri, concurrency)
+
+    monkeypatch.setattr(Lake, "open", spy)
+    monkeypatch.setenv("LAKE_IO_CONCURRENCY", "5")
+    assert cli.main(["run", "--lake", str(tmp_path)]) == 0
+    assert opened == [5]

@@ -12,6 +12,7 @@ def test_defaults_when_optional_settings_are_absent() -> None:
     assert settings.tickers == ["PETR4"]
     assert settings.brapi_token is None
     assert settings.log_level == "INFO"
+    assert settings.lake_io_concurrency == 32
 
 
 def test_reads_every_variable() -> None:
@@ -24,6 +25,7 @@ def test_reads_every_variable() -> None:
             "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:b3",
             "B3_TICKERS": "petr4,VALE3",
             "LOG_LEVEL": "debug",
+            "LAKE_IO_CONCURRENCY": " 64 ",
         }
     )
     assert settings.lake_uri == "s3://bucket/lake"
@@ -33,6 +35,7 @@ def test_reads_every_variable() -> None:
     assert settings.require_state_machine_arn().endswith(":stateMachine:b3")
     assert settings.tickers == ["PETR4", "VALE3"]
     assert settings.log_level == "DEBUG"
+    assert settings.lake_io_concurrency == 64
 
 
 def test_missing_required_settings_fail_loudly() -> None:
@@ -49,6 +52,9 @@ def test_missing_required_settings_fail_loudly() -> None:
         ({"BRAPI_BASE_URL": "brapi.dev"}, SettingsError, "not an http"),
         ({"LOG_LEVEL": "LOUD"}, SettingsError, "LOG_LEVEL"),
         ({"B3_TICKERS": "PETR4,NOPE"}, InvalidTickerError, "NOPE"),
+        ({"LAKE_IO_CONCURRENCY": "0"}, SettingsError, "LAKE_IO_CONCURRENCY='0' is not"),
+        ({"LAKE_IO_CONCURRENCY": "many"}, SettingsError, "from 1 to 256"),
+        ({"LAKE_IO_CONCURRENCY": "257"}, SettingsError, "LAKE_IO_CONCURRENCY"),
     ],
 )
 def test_malformed_settings_are_rejected(
