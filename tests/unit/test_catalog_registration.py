@@ -41,10 +41,10 @@ from b3pipeline.catalog_registration import (
     table_spec,
 )
 from b3pipeline.errors import CatalogRegistrationError
-from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
+from b3pipeline.lake import Lake, month_of, quotes_daily_key, quotes_monthly_key, raw_quotes_key
 from b3pipeline.scrape import scrape
 from b3pipeline.tables import TABLES
-from b3pipeline.transform import TransformResult, month_of, run_transform
+from b3pipeline.transform import TransformResult, run_transform
 from tests.support.glue_tables import create_terraform_catalog, terraform_table_inputs
 from tests.support.quotes import StaticQuoteSource, make_bars
 
@@ -183,8 +183,9 @@ def test_partitions_written_by_a_real_run_are_the_files_of_its_window(tmp_path: 
         by_table[partition.table].add(partition.values)
     raw_in_window = {
         (("dt", p.values["dt"]), ("ticker", p.values["ticker"]))
-        for p in lake.list_partitions(lake_layout.RAW_QUOTES, lake_layout.RAW_QUOTES_FILE)
-        if start.isoformat() <= p.values["dt"] <= end.isoformat()
+        for p in lake.list_partitions(
+            lake_layout.RAW_QUOTES, lake_layout.RAW_QUOTES_FILE, start.isoformat(), end.isoformat()
+        )
     }
     assert len(raw_in_window) == 8  # Jul 30, 31, Aug 1, 4 for two tickers
     assert by_table["raw_quotes"] == raw_in_window

@@ -23,7 +23,7 @@ from b3pipeline.catalog_registration import (
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
-from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key
+from b3pipeline.lake import Lake, month_of, quotes_daily_key, quotes_monthly_key
 from b3pipeline.run_summary import (
     FAILED_LIMIT,
     LIST_LIMIT,
@@ -34,7 +34,7 @@ from b3pipeline.run_summary import (
     validate_job_run_id,
     write_run_summary,
 )
-from b3pipeline.transform import TransformResult, month_of
+from b3pipeline.transform import TransformResult
 
 NOW = datetime(2025, 8, 5, 22, 0, tzinfo=timezone.utc)
 JOB_RUN_ID = "jr_" + "0123456789abcdef" * 4

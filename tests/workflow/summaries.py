@@ -17,10 +17,10 @@ from b3pipeline.catalog_registration import (
     TableRegistration,
     partitions_written,
 )
-from b3pipeline.lake import quotes_daily_key, quotes_monthly_key
+from b3pipeline.lake import month_of, quotes_daily_key, quotes_monthly_key
 from b3pipeline.run_summary import build_run_summary
 from b3pipeline.tables import TABLES
-from b3pipeline.transform import TransformResult, month_of
+from b3pipeline.transform import TransformResult
 
 from .sfn_harness import MOCK_CONFIG_PATH
 
