@@ -47,23 +47,6 @@ data "aws_iam_policy_document" "scraper" {
   }
 
   statement {
-    # "raw*" (no slash) also covers the "raw" and "raw/quotes" keys pyarrow's S3
-    # filesystem may HEAD while checking parent "directories".
-    sid       = "ReadRaw"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.lake.arn}/raw*"]
-  }
-
-  statement {
-    # Unconditioned on purpose: pyarrow's S3 filesystem probes parent "directories" with
-    # HeadObject/ListObjectsV2, and S3 answers 404 (not 403) for a missing key only to a
-    # principal allowed to list the bucket.
-    sid       = "ListLake"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.lake.arn]
-  }
-
-  statement {
     # X-Ray has no resource-level permissions: "*" is the only valid resource.
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]

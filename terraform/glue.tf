@@ -304,15 +304,11 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
-    # No slash after the prefixes: also covers the "raw", "raw/quotes" and "refined" keys
-    # pyarrow's S3 filesystem may HEAD while checking parent "directories".
-    sid     = "ReadLakeTables"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${aws_s3_bucket.lake.arn}/raw/quotes*",
-      "${aws_s3_bucket.lake.arn}/raw",
-      "${aws_s3_bucket.lake.arn}/refined*",
-    ]
+    # The transform GETs the raw files of its window and lookback, nothing else (the lake's
+    # S3 side is boto3: no parent-"directory" probes).
+    sid       = "ReadRawQuotes"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/raw/quotes/*"]
   }
 
   statement {
@@ -322,20 +318,10 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
-    # The run summary (runs/transform/<JOB_RUN_ID>.json) that the state machine reads. GetObject
-    # only on the summaries and their parent keys, which pyarrow's S3 filesystem may HEAD.
+    # The run summary (runs/transform/<JOB_RUN_ID>.json) that the state machine reads.
     sid       = "WriteRunSummary"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"]
-  }
-
-  statement {
-    sid     = "ProbeRunSummaries"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${aws_s3_bucket.lake.arn}/runs",
-      "${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*",
-    ]
   }
 
   statement {

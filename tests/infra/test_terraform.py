@@ -720,3 +720,37 @@ def test_tf_files_are_aligned_like_terraform_fmt(path: Path) -> None:
     assert _misaligned_assignments(text) == []
     assert "\t" not in text, "terraform fmt indents with two spaces"
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def _s3_grants(document: str) -> dict[str, set[str]]:
+    """{s3 action: resources} of a policy document's lake statements."""
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(document):
+        for action in statement.get("actions", []):
+            if action.startswith("s3:"):
+                grants.setdefault(action, set()).update(statement.get("resources", []))
+    return grants
+
+
+def test_scraper_role_only_writes_raw_files_and_manifests() -> None:
+    """The lake's S3 side is boto3 (b3pipeline.lake): a scrape PUTs its raw files and its
+    manifest and never lists, reads or probes parent "directories" as pyarrow's S3
+    filesystem did, so the role holds no GetObject and no ListBucket."""
+    assert _s3_grants("scraper") == {
+        "s3:PutObject": {
+            "${aws_s3_bucket.lake.arn}/${local.raw_quotes_prefix}*",
+            "${aws_s3_bucket.lake.arn}/${local.manifests_prefix}*",
+        },
+        "s3:AbortMultipartUpload": {
+            "${aws_s3_bucket.lake.arn}/${local.raw_quotes_prefix}*",
+            "${aws_s3_bucket.lake.arn}/${local.manifests_prefix}*",
+        },
+    }
+
+
+def test_glue_job_role_reads_only_raw_quotes() -> None:
+    """The transform GETs raw files only (its window and lookback); refined files are
+    listed, written and deleted, never read."""
+    grants = _s3_grants("glue_job")
+    lake_reads = {r for r in grants["s3:GetObject"] if "aws_s3_object" not in r}
+    assert lake_reads == {"${aws_s3_bucket.lake.arn}/raw/quotes/*"}
