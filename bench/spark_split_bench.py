@@ -15,7 +15,7 @@ import json
 import shutil
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from b3pipeline.lake import Lake
@@ -44,7 +44,7 @@ def main() -> None:
         spark.sparkContext.parallelize([0], 1).count()  # JVM and Python workers up
 
         started = time.perf_counter()
-        run_transform(lake, tickers, days[0], days[-1], now=datetime.now(timezone.utc))
+        run_transform(lake, tickers, days[0], days[-1], now=datetime.now(UTC))
         direct = time.perf_counter() - started
 
         arguments = job.TransformJobArguments(str(split_lake), tickers, days[0], days[-1])

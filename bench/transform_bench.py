@@ -13,7 +13,7 @@ import json
 import resource
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from b3pipeline.lake import Lake
 from b3pipeline.transform import run_transform
@@ -32,7 +32,7 @@ def main() -> None:
 
     tickers = [f"TS{i:02d}3" for i in range(args.tickers)]
     days = weekdays(date(2010, 1, 4), 252 * args.years)
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as root:
         lake = Lake.open(root)
         started = time.perf_counter()

@@ -24,8 +24,8 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Optional
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from b3pipeline.catalog_registration import GluePartitionCatalog, glue_partition_catalog
 from b3pipeline.errors import B3PipelineError, InvalidDateRangeError, InvalidRequestError
@@ -54,11 +54,11 @@ class TransformJobArguments:
     tickers: list[str]
     start_date: date
     end_date: date
-    catalog_database: Optional[str] = None
-    job_run_id: Optional[str] = None
+    catalog_database: str | None = None
+    job_run_id: str | None = None
 
 
-def _resolve_options(argv: list[str]) -> dict[str, Optional[str]]:
+def _resolve_options(argv: list[str]) -> dict[str, str | None]:
     """{name: value} for ARGUMENTS, the OPTIONAL_ARGUMENTS and JOB_RUN_ID (None when absent),
     as awsglue's getResolvedOptions gives them.
 
@@ -76,11 +76,11 @@ def _resolve_options(argv: list[str]) -> dict[str, Optional[str]]:
     # getResolvedOptions makes every name it is asked for required: ask for an optional
     # one only when it was given.
     given = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv[1:]]
-    resolved: dict[str, Optional[str]] = getResolvedOptions(argv, [*ARGUMENTS, *given])
+    resolved: dict[str, str | None] = getResolvedOptions(argv, [*ARGUMENTS, *given])
     return {name: resolved.get(name) for name in names}
 
 
-def _required(options: dict[str, Optional[str]], name: str) -> str:
+def _required(options: dict[str, str | None], name: str) -> str:
     value = options[name]
     if value is None:
         raise InvalidRequestError(f"--{name} is missing")
@@ -154,7 +154,7 @@ def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformR
 
     processed_at is fixed here, on the driver, so every task stamps the same instant.
     """
-    processed_at = datetime.now(timezone.utc)
+    processed_at = datetime.now(UTC)
     task = functools.partial(
         transform_ticker,
         lake_uri=arguments.lake_uri,
@@ -169,14 +169,14 @@ def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformR
     )
 
 
-def partition_catalog(arguments: TransformJobArguments) -> Optional[GluePartitionCatalog]:
+def partition_catalog(arguments: TransformJobArguments) -> GluePartitionCatalog | None:
     """The Glue database named by --catalog_database; None without it (nothing registered)."""
     if arguments.catalog_database is None:
         return None
     return glue_partition_catalog(arguments.catalog_database)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """0 when every ticker's partitions were written (and the summary, under --JOB_RUN_ID);
     1 with one message otherwise. Partitions the catalog refused do not fail the run: the
     summary says the catalog is not current and the state machine runs the crawler.

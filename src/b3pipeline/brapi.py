@@ -30,9 +30,9 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Optional
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -129,7 +129,7 @@ class QuoteHistory:
 
     bars: list[DailyBar]
     request_range: str
-    requested_at: Optional[str]
+    requested_at: str | None
 
 
 def _package_version() -> str:
@@ -219,12 +219,12 @@ class BrapiClient:
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
-        token: Optional[str] = None,
+        token: str | None = None,
         *,
         timeout: float = 10.0,
         max_retries: int = 4,
         backoff_factor: float = 0.5,
-        session: Optional[requests.Session] = None,
+        session: requests.Session | None = None,
     ) -> None:
         base = base_url.strip().rstrip("/")
         if not base.startswith(("http://", "https://")):
@@ -247,9 +247,9 @@ class BrapiClient:
     def fetch_daily_history(
         self,
         tickers: Sequence[str],
-        start: Optional[date] = None,
-        end: Optional[date] = None,
-        today: Optional[date] = None,
+        start: date | None = None,
+        end: date | None = None,
+        today: date | None = None,
     ) -> QuoteHistory:
         """Daily bars of every ticker; nothing is returned unless every bar is valid.
 
@@ -263,7 +263,7 @@ class BrapiClient:
         request_range = self._request_range(start, end, today)
 
         bars: list[DailyBar] = []
-        requested_at: Optional[str] = None
+        requested_at: str | None = None
         for symbol in symbols:
             payload = self._get_quote(symbol, request_range)
             ticker_bars, ticker_requested_at = parse_quote_payload(payload, symbol)
@@ -287,7 +287,7 @@ class BrapiClient:
         return QuoteHistory(bars=bars, request_range=request_range, requested_at=requested_at)
 
     @staticmethod
-    def _request_range(start: Optional[date], end: Optional[date], today: Optional[date]) -> str:
+    def _request_range(start: date | None, end: date | None, today: date | None) -> str:
         if start is None and end is None:
             return DEFAULT_RANGE
         if start is None:
@@ -371,7 +371,7 @@ def _is_timeout(exc: requests.exceptions.RequestException) -> bool:
     return isinstance(reason, urllib3.exceptions.TimeoutError)
 
 
-def _retry_reason(exc: requests.exceptions.RequestException) -> Optional[BaseException]:
+def _retry_reason(exc: requests.exceptions.RequestException) -> BaseException | None:
     """The last underlying error when requests wraps urllib3's MaxRetryError."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return reason if isinstance(reason, BaseException) else None
@@ -429,7 +429,7 @@ def _raise_for_status(what: str, symbol: str, status: int, message: str) -> None
 # --------------------------------------------------------------------------- payload
 
 
-def _fail(symbol: str, problem: str, trade_date: Optional[date] = None) -> BrapiPayloadError:
+def _fail(symbol: str, problem: str, trade_date: date | None = None) -> BrapiPayloadError:
     where = f"{symbol} {trade_date.isoformat()}" if trade_date is not None else symbol
     return BrapiPayloadError(
         f"BRAPI payload for {where}: {problem}; nothing was written: retry later, and "
@@ -446,7 +446,7 @@ def _trade_date(symbol: str, raw: Mapping[str, Any], index: int) -> date:
     if not _is_number(stamp) or not math.isfinite(stamp):
         raise _fail(symbol, f"bar #{index} has date={stamp!r}, not Unix seconds")
     try:
-        moment = datetime.fromtimestamp(stamp, tz=timezone.utc)
+        moment = datetime.fromtimestamp(stamp, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise _fail(symbol, f"bar #{index} has date={stamp!r}, out of range") from exc
     return moment.astimezone(SAO_PAULO).date()
@@ -511,7 +511,7 @@ def _bar(symbol: str, currency: str, raw: object, index: int) -> DailyBar:
     )
 
 
-def parse_quote_payload(payload: Any, symbol: str) -> tuple[list[DailyBar], Optional[str]]:
+def parse_quote_payload(payload: Any, symbol: str) -> tuple[list[DailyBar], str | None]:
     """Validate one ticker's BRAPI quote body; return its bars by date and `requestedAt`.
 
     Raises BrapiPayloadError naming the ticker (and trade date where known) for anything

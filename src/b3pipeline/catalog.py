@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -91,7 +91,7 @@ class LocalCatalog:
     def __init__(
         self,
         lake: Lake,
-        window: Optional[CatalogWindow] = None,
+        window: CatalogWindow | None = None,
         tables: Sequence[str] = TABLE_NAMES,
     ) -> None:
         unknown = sorted(set(tables) - set(TABLE_NAMES))
@@ -134,7 +134,7 @@ class LocalCatalog:
             return full_schema.empty_table()
         return self.lake.dataset(table.location, files, table.partitioning, schema=full_schema)
 
-    def run_sql(self, sql: str, parameters: Optional[Sequence[Any]] = None) -> QueryResult:
+    def run_sql(self, sql: str, parameters: Sequence[Any] | None = None) -> QueryResult:
         """Run one Athena-dialect statement (with positional `?` parameters)."""
         statement = athena_to_duckdb(sql)
         try:

@@ -29,9 +29,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -232,7 +232,7 @@ class CatalogRegistration:
     """The outcome over every catalog table (each of TABLES has an entry)."""
 
     catalog: str  # "glue" or "local"
-    database: Optional[str]
+    database: str | None
     tables: dict[str, TableRegistration]
 
     @property

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from b3pipeline.brapi import BrapiClient
 from b3pipeline.catalog import LocalCatalog, QueryResult
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _window(args: argparse.Namespace) -> tuple[Optional[date], Optional[date]]:
+def _window(args: argparse.Namespace) -> tuple[date | None, date | None]:
     if getattr(args, "date", None):
         return args.date, args.date
     start, end = args.start, args.end
@@ -217,7 +217,7 @@ class PhaseBars:
     """
 
     def __init__(self) -> None:
-        self._phase: Optional[str] = None
+        self._phase: str | None = None
         self._bar: Any = None
 
     def __call__(self, phase: str, done: int, total: int) -> None:
@@ -287,7 +287,7 @@ def configure_logging(settings: Settings, verbose: bool) -> None:
     logging.getLogger("b3pipeline").setLevel(settings.log_level if verbose else logging.NOTSET)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

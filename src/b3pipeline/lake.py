@@ -31,12 +31,12 @@ import io
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -255,7 +255,7 @@ class _LocalStore:
             raise LakeError(f"cannot list {self.url(table)}: {exc.strerror or exc}") from exc
         return keys
 
-    def first_value(self, table: str, column: str) -> Optional[str]:
+    def first_value(self, table: str, column: str) -> str | None:
         folder = self._file(table)
         marker = f"{column}="
         try:
@@ -382,7 +382,7 @@ class _S3Store:
             if key[len(base) :].split("/", 1)[0] in wanted and not _hidden(key.rsplit("/", 1)[-1])
         ]
 
-    def first_value(self, table: str, column: str) -> Optional[str]:
+    def first_value(self, table: str, column: str) -> str | None:
         base = f"{table}/{column}="
         for key in self._list(base, max_keys=1):
             return key[len(base) :].split("/", 1)[0]
@@ -408,7 +408,7 @@ class Lake:
         cls,
         uri: str,
         concurrency: int = DEFAULT_IO_CONCURRENCY,
-        s3: Optional[S3Client] = None,
+        s3: S3Client | None = None,
     ) -> Lake:
         """Open `s3://bucket[/prefix]` or a local folder (created if missing).
 
@@ -469,7 +469,7 @@ class Lake:
         work: Callable[[_T], _R],
         items: Sequence[_T],
         phase: str,
-        progress: Optional[ProgressCallback],
+        progress: ProgressCallback | None,
     ) -> list[_R]:
         """work(item) for every item on the I/O pool; results in the items' order.
 
@@ -523,7 +523,7 @@ class Lake:
         self,
         keys: Sequence[str],
         phase: str = "files read",
-        progress: Optional[ProgressCallback] = None,
+        progress: ProgressCallback | None = None,
     ) -> list[bytes]:
         """The bytes of every key, in the keys' order (one GET each on S3)."""
         return self._run_all(self._store.read, keys, phase, progress)
@@ -532,7 +532,7 @@ class Lake:
         self,
         files: Sequence[tuple[str, Callable[[], bytes]]],
         phase: str = "files written",
-        progress: Optional[ProgressCallback] = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         """Write every (key, encode) pair: encode() builds the file's bytes in memory, then
         one write stores it whole. Validate the data before calling: a failure stops the
@@ -548,7 +548,7 @@ class Lake:
         self,
         keys: Sequence[str],
         phase: str = "files deleted",
-        progress: Optional[ProgressCallback] = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self._run_all(self._store.delete, keys, phase, progress)
 
@@ -563,10 +563,10 @@ class Lake:
     def list_partitions(
         self,
         table: str,
-        file_name: Optional[str],
+        file_name: str | None,
         first: str,
         last: str,
-        tickers: Optional[Sequence[str]] = None,
+        tickers: Sequence[str] | None = None,
     ) -> list[Partition]:
         """The files named `file_name` (None: every file) of a table's partitions from
         `first` to `last`.
@@ -591,7 +591,7 @@ class Lake:
                 partitions.append(Partition(values=values, key=key))
         return partitions
 
-    def first_partition_value(self, table: str) -> Optional[str]:
+    def first_partition_value(self, table: str) -> str | None:
         """The smallest value of the table's date-sorted partition column (one LIST of one
         key on S3), or None for an empty table."""
         return self._store.first_value(table, _partition_column(table))

@@ -9,8 +9,8 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from b3pipeline.errors import InvalidTickerError, ManifestError
 from b3pipeline.tickers import validate_tickers
@@ -35,7 +35,7 @@ class Manifest:
     dates: list[str]  # ISO trade dates, sorted ascending
     files: list[ManifestFile]
     created_at: str  # ISO 8601 UTC
-    execution_arn: Optional[str] = None
+    execution_arn: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,9 +88,9 @@ class Manifest:
         )
 
 
-def new_run_id(now: Optional[datetime] = None) -> str:
+def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id such as 20250829T203000Z-1a2b3c4d."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{moment:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 

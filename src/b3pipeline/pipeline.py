@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from b3pipeline.catalog import CatalogWindow, LocalCatalog, window_parameters
 from b3pipeline.errors import QualityCheckError
@@ -43,9 +43,9 @@ ORDER BY ticker
 @dataclass(frozen=True)
 class PipelineResult:
     scrape: ScrapeResult
-    transform: Optional[TransformResult] = None
-    quality: Optional[QualityReport] = None
-    chart_key: Optional[str] = None
+    transform: TransformResult | None = None
+    quality: QualityReport | None = None
+    chart_key: str | None = None
     summary: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -66,12 +66,12 @@ def run_pipeline(
     source: QuoteSource,
     lake: Lake,
     tickers: Sequence[str],
-    start: Optional[date] = None,
-    end: Optional[date] = None,
+    start: date | None = None,
+    end: date | None = None,
     *,
     producer: str = SCRAPER_PRODUCER,
-    now: Optional[datetime] = None,
-    progress: Optional[ProgressCallback] = None,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> PipelineResult:
     """Run every step for the window (or the latest trading days when no window is given).
 

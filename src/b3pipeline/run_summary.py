@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from b3pipeline.catalog_registration import (
     CatalogRegistration,
@@ -71,10 +71,10 @@ class TableSummary:
     already_present: int
     failed: int
     failed_partitions: tuple[FailedPartition, ...]
-    schema_differences: Optional[tuple[str, ...]]  # None: not checked; (): matches
+    schema_differences: tuple[str, ...] | None  # None: not checked; (): matches
 
     @property
-    def schema_matches(self) -> Optional[bool]:
+    def schema_matches(self) -> bool | None:
         return None if self.schema_differences is None else not self.schema_differences
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,12 +108,12 @@ class TransformRunSummary:
     monthly_rows: int
     dates: tuple[date, ...]
     months: tuple[str, ...]
-    catalog: Optional[str]  # "glue", "local", or None when nothing was registered
-    catalog_database: Optional[str]
+    catalog: str | None  # "glue", "local", or None when nothing was registered
+    catalog_database: str | None
     tables: tuple[TableSummary, ...]
 
     @property
-    def schema_matches(self) -> Optional[bool]:
+    def schema_matches(self) -> bool | None:
         """Every table's schema matches the files (None: not checked)."""
         checks = [table.schema_matches for table in self.tables]
         if any(check is None for check in checks):
@@ -165,7 +165,7 @@ class TransformRunSummary:
 def build_run_summary(
     job_run_id: str,
     result: TransformResult,
-    registration: Optional[CatalogRegistration],
+    registration: CatalogRegistration | None,
 ) -> TransformRunSummary:
     """The summary of a run; `registration` None means no catalog was given (nothing registered)."""
     owned: dict[str, list[TablePartition]] = {table.name: [] for table in TABLES}
@@ -218,8 +218,8 @@ def write_run_summary(lake: BytesWriter, summary: TransformRunSummary) -> str:
 def record_transform_run(
     lake: BytesWriter,
     result: TransformResult,
-    catalog: Optional[PartitionCatalog],
-    job_run_id: Optional[str],
+    catalog: PartitionCatalog | None,
+    job_run_id: str | None,
 ) -> TransformRunSummary:
     """What the Glue job's driver does after the merge: register the run's partitions in
     `catalog` (None: nothing registered, so the catalog is not current) and, under

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -25,9 +25,9 @@ class QuoteSource(Protocol):
     def fetch_daily_history(
         self,
         tickers: Sequence[str],
-        start: Optional[date] = None,
-        end: Optional[date] = None,
-        today: Optional[date] = None,
+        start: date | None = None,
+        end: date | None = None,
+        today: date | None = None,
     ) -> QuoteHistory: ...
 
 
@@ -36,9 +36,9 @@ class ScrapeRequest:
     """What the scraper Lambda is asked to do (DESIGN.md: the state machine's input)."""
 
     tickers: list[str]
-    start: Optional[date]
-    end: Optional[date]
-    execution_arn: Optional[str] = None
+    start: date | None
+    end: date | None
+    execution_arn: str | None = None
 
     @classmethod
     def from_event(
@@ -58,7 +58,7 @@ class ScrapeRequest:
         else:
             raise InvalidRequestError(f"tickers must be a list of symbols, got {raw_tickers!r}")
         run_date = event.get("run_date")
-        day: Optional[date] = None
+        day: date | None = None
         if run_date is not None:
             try:
                 day = date.fromisoformat(str(run_date))
@@ -111,14 +111,14 @@ def scrape(
     source: QuoteSource,
     lake: Lake,
     tickers: Sequence[str],
-    start: Optional[date] = None,
-    end: Optional[date] = None,
+    start: date | None = None,
+    end: date | None = None,
     *,
     producer: str = SCRAPER_PRODUCER,
-    run_id: Optional[str] = None,
-    execution_arn: Optional[str] = None,
-    now: Optional[datetime] = None,
-    progress: Optional[ProgressCallback] = None,
+    run_id: str | None = None,
+    execution_arn: str | None = None,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ScrapeResult:
     """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
 
@@ -129,7 +129,7 @@ def scrape(
     manifest is written last: its presence means every file it lists is complete.
     """
     symbols = validate_tickers(tickers)
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     run = run_id or new_run_id(moment)
     history = source.fetch_daily_history(symbols, start, end)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Optional
 
 from b3pipeline.errors import SettingsError
 from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers
@@ -25,20 +24,20 @@ MAX_IO_CONCURRENCY = 256
 
 @dataclass(frozen=True)
 class Settings:
-    lake_uri: Optional[str] = None
+    lake_uri: str | None = None
     brapi_base_url: str = DEFAULT_BRAPI_BASE_URL
-    brapi_token: Optional[str] = None
-    brapi_token_parameter: Optional[str] = None
-    state_machine_arn: Optional[str] = None
+    brapi_token: str | None = None
+    brapi_token_parameter: str | None = None
+    state_machine_arn: str | None = None
     tickers: list[str] = field(default_factory=lambda: list(DEFAULT_TICKERS))
     log_level: str = "INFO"
     lake_io_concurrency: int = DEFAULT_IO_CONCURRENCY
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
 
-        def value(name: str) -> Optional[str]:
+        def value(name: str) -> str | None:
             raw = env.get(name, "").strip()
             return raw or None
 

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Union
 
 from b3pipeline.errors import B3PipelineError, TransformError
 from b3pipeline.lake import Lake
@@ -37,7 +36,7 @@ class TickerFailure:
     message: str
 
 
-TickerOutcome = Union[TransformResult, TickerFailure]
+TickerOutcome = TransformResult | TickerFailure
 
 
 def transform_ticker(

@@ -31,9 +31,9 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,12 +126,12 @@ def raw_read_window(trade_dates: Sequence[date], start: date, end: date) -> tupl
     return first, last_of_month(end)
 
 
-def _utc(now: Optional[datetime]) -> datetime:
+def _utc(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if now.tzinfo is None:
-        return now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc)
+        return now.replace(tzinfo=UTC)
+    return now.astimezone(UTC)
 
 
 def _as_date(value: date, name: str) -> date:
@@ -179,7 +179,7 @@ def plan_raw_reads(
     first = min(first_of_previous_month(start), start - timedelta(days=LOOKBACK_CALENDAR_DAYS))
     listed = _list_raw(lake, tickers, first, last_of_month(end))
     span = LOOKBACK_CALENDAR_DAYS
-    earliest: Optional[date] = None
+    earliest: date | None = None
     while True:
         by_ticker: dict[str, list[RawEntry]] = {symbol: [] for symbol in tickers}
         for entry in listed:
@@ -266,8 +266,8 @@ def run_transform(
     tickers: list[str],
     start: date,
     end: date,
-    now: Optional[datetime] = None,
-    progress: Optional[ProgressCallback] = None,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> TransformResult:
     """Recompute the refined partitions owned by [start, end] for `tickers`.
 

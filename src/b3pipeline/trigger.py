@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from b3pipeline.manifest import MANIFEST_FILE, SCRAPER_PRODUCER, Manifest
 
@@ -28,9 +28,9 @@ class TriggerPlan:
 
     bucket: str
     key: str
-    skip_reason: Optional[str] = None
-    execution_name: Optional[str] = None
-    execution_input: Optional[dict[str, Any]] = None
+    skip_reason: str | None = None
+    execution_name: str | None = None
+    execution_input: dict[str, Any] | None = None
 
     @property
     def start(self) -> bool:

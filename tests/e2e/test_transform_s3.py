@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 BUCKET = "b3-lake-e2e"
-NOW = datetime(2024, 9, 2, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 9, 2, 12, 30, tzinfo=UTC)
 TICKERS = ["PETR4", "VALE3"]
 START, END = date(2024, 5, 27), date(2024, 7, 3)
 
@@ -104,7 +104,7 @@ def test_a_rerun_on_s3_replaces_files_without_duplicates(moto_endpoint: str, s3:
     write_raw(s3_lake, history[history["ticker"] == "VALE3"])
     first = run_transform(s3_lake, ["VALE3"], START, START, now=NOW)
     before = _keys(s3, f"{prefix}/refined/")
-    later = datetime(2024, 9, 3, tzinfo=timezone.utc)
+    later = datetime(2024, 9, 3, tzinfo=UTC)
     second = run_transform(s3_lake, ["VALE3"], START, START, now=later)
     assert second.daily_keys == first.daily_keys
     assert _keys(s3, f"{prefix}/refined/") == before

@@ -11,12 +11,12 @@ import hashlib
 import re
 import sys
 import time
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomllib
 from scripts import package
 
 from tests.infra import _hcl

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-import tomllib
 from scripts import package
 
 from b3pipeline import lake, schema

@@ -12,7 +12,7 @@ import math
 import shutil
 import statistics
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -112,9 +112,7 @@ def test_spark_job_writes_what_the_local_pipeline_writes(
 ) -> None:
     spark_lake, local_lake = lakes
     assert glue_job.main(_argv(spark_lake, TICKERS)) == 0
-    local = run_transform(
-        Lake.open(str(local_lake)), TICKERS, START, END, now=datetime.now(timezone.utc)
-    )
+    local = run_transform(Lake.open(str(local_lake)), TICKERS, START, END, now=datetime.now(UTC))
     assert local.tickers_without_data == ["ITUB4"]
 
     spark_files, local_files = _refined_files(spark_lake), _refined_files(local_lake)

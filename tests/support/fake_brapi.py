@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -34,7 +34,7 @@ _TRADING_DAY_RANGES = {"1d": 1, "2d": 2, "5d": 5, "7d": 7}
 
 def bar_timestamp(day: date) -> int:
     """BRAPI stamps daily bars at 13:00 UTC of the trade date."""
-    return int(datetime(day.year, day.month, day.day, 13, tzinfo=timezone.utc).timestamp())
+    return int(datetime(day.year, day.month, day.day, 13, tzinfo=UTC).timestamp())
 
 
 def load_yahoo_csv(path: Path = PETR4_HISTORY_CSV) -> list[dict[str, Any]]:
@@ -68,7 +68,7 @@ class FakeBrapi:
 
     bars: dict[str, list[dict[str, Any]]]
     today: date
-    token: Optional[str] = None  # when set, requests must carry it as a Bearer token
+    token: str | None = None  # when set, requests must carry it as a Bearer token
     scripted: list[ScriptedResponse] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,7 +163,7 @@ def serve(fake: FakeBrapi, port: int = 0) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def petr4_fake(today: Optional[date] = None) -> FakeBrapi:
+def petr4_fake(today: date | None = None) -> FakeBrapi:
     return FakeBrapi(bars={"PETR4": load_yahoo_csv()}, today=today or date.today())
 
 

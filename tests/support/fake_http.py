@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Optional, Union
+from typing import Any
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-Answer = Union[requests.Response, BaseException, Callable[[requests.PreparedRequest], Any]]
+Answer = requests.Response | BaseException | Callable[[requests.PreparedRequest], Any]
 
 
 def text_response(
     status: int,
-    body: Union[str, bytes],
+    body: str | bytes,
     *,
-    headers: Optional[Mapping[str, str]] = None,
-    reason: Optional[str] = None,
+    headers: Mapping[str, str] | None = None,
+    reason: str | None = None,
 ) -> requests.Response:
     response = requests.Response()
     response.status_code = status
@@ -37,7 +37,7 @@ def text_response(
 
 
 def json_response(
-    status: int, body: Any, *, headers: Optional[Mapping[str, str]] = None
+    status: int, body: Any, *, headers: Mapping[str, str] | None = None
 ) -> requests.Response:
     all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     return text_response(status, json.dumps(body), headers=all_headers)
@@ -46,7 +46,7 @@ def json_response(
 class FakeAdapter(BaseAdapter):
     """Answers requests from a list of canned answers and records what was sent."""
 
-    def __init__(self, answers: Optional[list[Answer]] = None) -> None:
+    def __init__(self, answers: list[Answer] | None = None) -> None:
         super().__init__()
         self.answers: list[Answer] = list(answers or [])
         self.requests: list[requests.PreparedRequest] = []
@@ -56,10 +56,10 @@ class FakeAdapter(BaseAdapter):
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
-        timeout: Union[float, tuple[float, float], tuple[float, None], None] = None,
-        verify: Union[bool, str] = True,
-        cert: Union[bytes, str, tuple[Union[bytes, str], Union[bytes, str]], None] = None,
-        proxies: Optional[Mapping[str, str]] = None,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         self.requests.append(request)
         self.send_kwargs.append({"stream": stream, "timeout": timeout})
@@ -78,7 +78,7 @@ class FakeAdapter(BaseAdapter):
         pass
 
 
-def fake_session(answers: Optional[list[Answer]] = None) -> tuple[requests.Session, FakeAdapter]:
+def fake_session(answers: list[Answer] | None = None) -> tuple[requests.Session, FakeAdapter]:
     """A Session whose every http(s) request goes to a new FakeAdapter."""
     adapter = FakeAdapter(answers)
     session = requests.Session()

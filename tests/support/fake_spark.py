@@ -7,7 +7,8 @@ tests/spark runs the same script on a real local SparkSession.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class FakeRDD:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Optional
 
 from b3pipeline.brapi import DailyBar, QuoteHistory
 
@@ -40,14 +39,14 @@ class StaticQuoteSource:
 
     bars: list[DailyBar]
     request_range: str = "5d"
-    calls: list[tuple[list[str], Optional[date], Optional[date]]] = field(default_factory=list)
+    calls: list[tuple[list[str], date | None, date | None]] = field(default_factory=list)
 
     def fetch_daily_history(
         self,
         tickers: Sequence[str],
-        start: Optional[date] = None,
-        end: Optional[date] = None,
-        today: Optional[date] = None,
+        start: date | None = None,
+        end: date | None = None,
+        today: date | None = None,
     ) -> QuoteHistory:
         self.calls.append((list(tickers), start, end))
         selected = [

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import pyarrow as pa
 from b3pipeline import schema
 from b3pipeline.lake import Lake, raw_quotes_key
 
-INGESTED_AT = datetime(2024, 1, 1, 21, 0, tzinfo=timezone.utc)
+INGESTED_AT = datetime(2024, 1, 1, 21, 0, tzinfo=UTC)
 
 
 def weekdays(first: date, count: int, skip: Sequence[date] = ()) -> list[date]:
@@ -30,8 +29,8 @@ def weekdays(first: date, count: int, skip: Sequence[date] = ()) -> list[date]:
 def raw_frame(
     ticker: str,
     trade_dates: Sequence[date],
-    adjusted_closes: Optional[Sequence[Optional[float]]] = None,
-    volumes: Optional[Sequence[Optional[int]]] = None,
+    adjusted_closes: Sequence[float | None] | None = None,
+    volumes: Sequence[int | None] | None = None,
     seed: int = 7,
 ) -> pd.DataFrame:
     """Raw quotes rows for one ticker (columns of schema.RAW_QUOTES plus `ticker`).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -68,7 +68,7 @@ def fail_on(
 
 
 @contextmanager
-def moto_s3(bucket: Optional[str] = BUCKET) -> Iterator[S3Client]:
+def moto_s3(bucket: str | None = BUCKET) -> Iterator[S3Client]:
     """moto's in-process S3 (no sockets) with one bucket; yields a client for it."""
     with mock_aws():
         client: S3Client = boto3.client("s3", region_name="us-east-1")

@@ -6,9 +6,9 @@ import copy
 import json
 import math
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -61,7 +61,7 @@ def for_symbol(payload: dict[str, Any], symbol: str) -> dict[str, Any]:
 
 
 def make_client(
-    answers: list[Any], token: Optional[str] = None, base_url: str = "https://brapi.dev"
+    answers: list[Any], token: str | None = None, base_url: str = "https://brapi.dev"
 ) -> tuple[BrapiClient, FakeAdapter]:
     session, adapter = fake_session(answers)
     return BrapiClient(base_url, token, session=session), adapter
@@ -111,7 +111,7 @@ def test_real_fixture_gives_five_trade_dates_with_fixture_values(
 
 def test_trade_date_is_the_sao_paulo_calendar_date(payload: dict[str, Any]) -> None:
     # 02:30 UTC on Aug 26 is still Aug 25 in Sao Paulo (UTC-3).
-    late = datetime(2025, 8, 26, 2, 30, tzinfo=timezone.utc).timestamp()
+    late = datetime(2025, 8, 26, 2, 30, tzinfo=UTC).timestamp()
     bars_of(payload)[:] = [dict(bars_of(payload)[0], date=late)]
     client, _ = make_client([json_response(200, payload)])
 
@@ -284,7 +284,7 @@ def test_today_in_sao_paulo_is_a_date() -> None:
     ],
 )
 def test_bad_windows_fail_before_any_request(
-    start: Optional[date], end: Optional[date], match: str
+    start: date | None, end: date | None, match: str
 ) -> None:
     client, adapter = make_client([])
 
@@ -512,7 +512,7 @@ def _del_bar(index: int, field: str) -> Mutation:
     return mutate
 
 
-PAYLOAD_CASES: dict[str, tuple[Mutation, str, Optional[str]]] = {
+PAYLOAD_CASES: dict[str, tuple[Mutation, str, str | None]] = {
     # name: (mutation, expected words, ISO trade date named in the message or None)
     "results missing": (lambda p: p.pop("results"), "results", None),
     "results null": (lambda p: p.__setitem__("results", None), "results", None),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
 
 BUCKET = "b3-lake-test"
-NOW = datetime(2025, 8, 29, 22, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 8, 29, 22, 0, tzinfo=UTC)
 
 
 # -- fixtures --------------------------------------------------------------------------------------

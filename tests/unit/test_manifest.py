@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -72,8 +72,8 @@ def test_not_json_raises_manifest_error() -> None:
 
 
 def test_run_ids_sort_by_time_and_are_unique() -> None:
-    early = new_run_id(datetime(2025, 8, 29, 20, 0, tzinfo=timezone.utc))
-    late = new_run_id(datetime(2025, 8, 29, 21, 0, tzinfo=timezone.utc))
+    early = new_run_id(datetime(2025, 8, 29, 20, 0, tzinfo=UTC))
+    late = new_run_id(datetime(2025, 8, 29, 21, 0, tzinfo=UTC))
     assert early.startswith("20250829T200000Z-")
     assert early < late
     assert new_run_id() != new_run_id()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,7 @@ from b3pipeline.transform import run_transform
 from tests.support.quotes import StaticQuoteSource, make_bars
 
 START, END = date(2025, 3, 3), date(2025, 8, 29)
-NOW = datetime(2025, 8, 29, 22, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 8, 29, 22, 0, tzinfo=UTC)
 TICKERS = ["PETR4", "VALE3"]
 
 

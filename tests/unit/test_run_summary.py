@@ -10,7 +10,7 @@ well under that for any run.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ from b3pipeline.run_summary import (
 )
 from b3pipeline.transform import TransformResult
 
-NOW = datetime(2025, 8, 5, 22, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 8, 5, 22, 0, tzinfo=UTC)
 JOB_RUN_ID = "jr_" + "0123456789abcdef" * 4
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 

@@ -7,7 +7,7 @@ summary -> chart) and `b3pipeline transform`.
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from b3pipeline.report import CHART_CALENDAR_DAYS, chart_window
 from b3pipeline.transform import run_transform
 from tests.support.quotes import StaticQuoteSource, make_bars
 
-NOW = datetime(2025, 8, 29, 22, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 8, 29, 22, 0, tzinfo=UTC)
 FIRST = date(2024, 9, 2)
 BARS = make_bars("PETR4", FIRST, 260) + make_bars("VALE3", FIRST, 260, base=60.0)
 DAYS = sorted({bar.trade_date for bar in BARS})

@@ -11,7 +11,7 @@ response, Amazon S3 added the entire object": https://docs.aws.amazon.com/Amazon
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -32,7 +32,7 @@ from tests.support.s3_requests import BUCKET, fail_on, moto_s3, object_keys, wat
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-NOW = datetime(2025, 9, 1, 21, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 9, 1, 21, 0, tzinfo=UTC)
 TICKERS = ["PETR4", "VALE3"]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,7 +16,7 @@ from b3pipeline.manifest import Manifest
 from b3pipeline.scrape import ScrapeRequest, scrape
 from tests.support.quotes import StaticQuoteSource, make_bars
 
-NOW = datetime(2025, 8, 29, 21, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 8, 29, 21, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_rerun_replaces_files_instead_of_adding_rows(lake: Lake) -> None:
     first = {
         k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")
     }
-    scrape(source, lake, ["PETR4"], now=datetime(2025, 8, 30, tzinfo=timezone.utc))
+    scrape(source, lake, ["PETR4"], now=datetime(2025, 8, 30, tzinfo=UTC))
     second = {
         k: pq.read_table(lake.path(k)).drop(["ingested_at"]) for k in lake.list_keys("raw/quotes")
     }

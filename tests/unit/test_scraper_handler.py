@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 import pytest
@@ -31,12 +31,12 @@ def handler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleT
     yield _load_handler()
 
 
-def _fake_client(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[Optional[str]]:
+def _fake_client(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Replace BrapiClient with an in-memory source; returns the tokens it was built with."""
-    tokens: list[Optional[str]] = []
+    tokens: list[str | None] = []
     source = StaticQuoteSource(make_bars("PETR4", date(2025, 8, 25), 5))
 
-    def build(base_url: str, token: Optional[str] = None) -> StaticQuoteSource:
+    def build(base_url: str, token: str | None = None) -> StaticQuoteSource:
         tokens.append(token)
         return source
 

@@ -7,7 +7,7 @@ alone and merging must write the same files and report the same result.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,7 +19,7 @@ from b3pipeline.ticker_split import TickerFailure, merge_ticker_outcomes, transf
 from b3pipeline.transform import TransformResult, run_transform
 from tests.support.raw_builders import two_ticker_history, write_raw
 
-PROCESSED_AT = datetime(2024, 7, 1, 22, 30, tzinfo=timezone.utc)
+PROCESSED_AT = datetime(2024, 7, 1, 22, 30, tzinfo=UTC)
 START, END = date(2024, 4, 10), date(2024, 6, 20)
 TICKERS = ["VALE3", "PETR4", "ITUB4"]  # ITUB4 has no raw data
 
@@ -140,7 +140,7 @@ def _result(ticker: str, **changes: object) -> TransformResult:
         (
             [
                 _result("PETR4"),
-                _result("VALE3", processed_at=datetime(2024, 7, 1, tzinfo=timezone.utc)),
+                _result("VALE3", processed_at=datetime(2024, 7, 1, tzinfo=UTC)),
                 _result("ITUB4"),
             ],
             "at 2024-07-01T00:00:00",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from b3pipeline.transform import months_touched, raw_read_window, run_transform
 from tests.support.lake_tables import read_refined
 from tests.support.raw_builders import raw_frame, raw_table, two_ticker_history, weekdays, write_raw
 
-NOW = datetime(2024, 9, 2, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 9, 2, 12, 30, tzinfo=UTC)
 
 
 # -- windows ----------------------------------------------------------------------------------
@@ -185,8 +185,8 @@ def test_now_is_stored_in_utc(lake: Lake) -> None:
     )
     stamps = sorted(_written(lake).column("processed_at").to_pylist())
     assert stamps == [
-        datetime(2024, 7, 1, 18, 0, tzinfo=timezone.utc),
-        datetime(2024, 7, 2, 21, 0, tzinfo=timezone.utc),
+        datetime(2024, 7, 1, 18, 0, tzinfo=UTC),
+        datetime(2024, 7, 2, 21, 0, tzinfo=UTC),
     ]
 
 

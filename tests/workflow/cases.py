@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from b3pipeline.manifest import Manifest
 from b3pipeline.trigger import execution_input
@@ -53,12 +53,12 @@ class Expected:
     execution_input: dict[str, Any]
     status: str
     states: list[str]
-    error: Optional[str] = None
-    failed_state: Optional[str] = None  # the "state" in the SNS failure message
+    error: str | None = None
+    failed_state: str | None = None  # the "state" in the SNS failure message
     cause_prefix: str = ""  # how the cause of a failure found by a Choice starts
     # A Task's failure: the cause is the whole caught error output as JSON, whose Cause
     # AWS documents as optional (caught_cause False: the failure carried none).
-    caught_error: Optional[str] = None
+    caught_error: str | None = None
     caught_cause: bool = True
     retries: dict[str, int] = field(default_factory=dict)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import boto3
 
@@ -74,9 +74,9 @@ class ExecutionResult:
 
     arn: str
     status: str
-    error: Optional[str]
-    cause: Optional[str]
-    output: Optional[dict[str, Any]]
+    error: str | None
+    cause: str | None
+    output: dict[str, Any] | None
     events: list[dict[str, Any]]
     states_entered: list[str] = field(default_factory=list)
     retries: dict[str, int] = field(default_factory=dict)

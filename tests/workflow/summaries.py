@@ -9,7 +9,7 @@ read the fields the job really writes. After a change to the summary, refresh th
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from b3pipeline.catalog_registration import (
     CatalogRegistration,
@@ -26,7 +26,7 @@ from .sfn_harness import MOCK_CONFIG_PATH
 
 # The Id of the mocked Glue job run (GlueSucceeded): the summary's key and job_run_id.
 JOB_RUN_ID = "jr_0d1f4a7c2b9e8f6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e"
-PROCESSED_AT = datetime(2025, 8, 29, 20, 42, 51, tzinfo=timezone.utc)
+PROCESSED_AT = datetime(2025, 8, 29, 20, 42, 51, tzinfo=UTC)
 DATABASE = "b3_lake"
 
 
