@@ -41,12 +41,13 @@ from b3pipeline.catalog_registration import (
     table_spec,
 )
 from b3pipeline.errors import CatalogRegistrationError
-from b3pipeline.lake import Lake, month_of, quotes_daily_key, quotes_monthly_key, raw_quotes_key
+from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
 from b3pipeline.scrape import scrape
 from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult, run_transform
 from tests.support.glue_tables import create_terraform_catalog, terraform_table_inputs
 from tests.support.quotes import StaticQuoteSource, make_bars
+from tests.support.transform_results import transform_result as build_transform_result
 
 if TYPE_CHECKING:
     from mypy_boto3_glue import GlueClient
@@ -101,22 +102,7 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Glue]:
 
 
 def transform_result(tickers: list[str], days: list[date]) -> TransformResult:
-    """What run_transform reports for one file per (day, ticker) and (month, ticker)."""
-    months = sorted({month_of(day) for day in days})
-    daily = [quotes_daily_key(day, t) for day in days for t in tickers]
-    monthly = [quotes_monthly_key(m, t) for m in months for t in tickers]
-    return TransformResult(
-        tickers=tickers,
-        start=min(days),
-        end=max(days),
-        processed_at=NOW,
-        daily_rows=len(daily),
-        monthly_rows=len(monthly),
-        daily_keys=daily,
-        monthly_keys=monthly,
-        dates=sorted(days),
-        months=months,
-    )
+    return build_transform_result(tickers, days, NOW)
 
 
 def tickers(count: int) -> list[str]:

@@ -23,7 +23,7 @@ from b3pipeline.catalog_registration import (
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
-from b3pipeline.lake import Lake, month_of, quotes_daily_key, quotes_monthly_key
+from b3pipeline.lake import Lake
 from b3pipeline.run_summary import (
     FAILED_LIMIT,
     LIST_LIMIT,
@@ -35,6 +35,7 @@ from b3pipeline.run_summary import (
     write_run_summary,
 )
 from b3pipeline.transform import TransformResult
+from tests.support.transform_results import transform_result as build_transform_result
 
 NOW = datetime(2025, 8, 5, 22, 0, tzinfo=UTC)
 JOB_RUN_ID = "jr_" + "0123456789abcdef" * 4
@@ -42,22 +43,7 @@ STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 
 
 def transform_result(tickers: list[str], days: list[date]) -> TransformResult:
-    months = sorted({month_of(day) for day in days})
-    daily = [quotes_daily_key(day, t) for day in days for t in tickers]
-    monthly = [quotes_monthly_key(m, t) for m in months for t in tickers]
-    return TransformResult(
-        tickers=tickers,
-        start=min(days),
-        end=max(days),
-        processed_at=NOW,
-        daily_rows=len(daily),
-        monthly_rows=len(monthly),
-        daily_keys=daily,
-        monthly_keys=monthly,
-        dates=sorted(days),
-        months=months,
-        tickers_without_data=["MGLU3"],
-    )
+    return build_transform_result(tickers, days, NOW, tickers_without_data=["MGLU3"])
 
 
 def glue_registration(result: TransformResult) -> CatalogRegistration:

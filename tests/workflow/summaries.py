@@ -17,10 +17,10 @@ from b3pipeline.catalog_registration import (
     TableRegistration,
     partitions_written,
 )
-from b3pipeline.lake import month_of, quotes_daily_key, quotes_monthly_key
 from b3pipeline.run_summary import build_run_summary
 from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult
+from tests.support.transform_results import transform_result
 
 from .sfn_harness import MOCK_CONFIG_PATH
 
@@ -31,19 +31,7 @@ DATABASE = "b3_lake"
 
 
 def _result(tickers: list[str], days: list[date]) -> TransformResult:
-    months = sorted({month_of(day) for day in days})
-    return TransformResult(
-        tickers=tickers,
-        start=days[0],
-        end=days[-1],
-        processed_at=PROCESSED_AT,
-        daily_rows=len(days) * len(tickers),
-        monthly_rows=len(months) * len(tickers),
-        daily_keys=[quotes_daily_key(day, t) for day in days for t in tickers],
-        monthly_keys=[quotes_monthly_key(m, t) for m in months for t in tickers],
-        dates=days,
-        months=months,
-    )
+    return transform_result(tickers, days, PROCESSED_AT)
 
 
 def _registration(result: TransformResult, failing_table: str = "") -> CatalogRegistration:
