@@ -27,6 +27,7 @@ from b3pipeline.lake import Lake
 from tests.support.fake_spark import FakeSpark
 from tests.support.glue_tables import create_terraform_catalog, partition_values
 from tests.support.modules import load_module
+from tests.support.moto_server import moto_environment
 from tests.support.raw_builders import two_ticker_history, write_raw
 
 if TYPE_CHECKING:
@@ -72,14 +73,7 @@ class Aws:
 
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ENDPOINT_URL": f"http://{moto_endpoint}",
-    }.items():
+    for name, value in moto_environment(moto_endpoint).items():
         monkeypatch.setenv(name, value)
     s3: S3Client = boto3.client("s3")
     glue: GlueClient = boto3.client("glue")

@@ -22,6 +22,7 @@ import pytest
 
 from b3pipeline.cli import main
 from tests.support.fake_brapi import PETR4_HISTORY_CSV, FakeBrapi, ScriptedResponse
+from tests.support.moto_server import moto_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -285,13 +286,7 @@ def test_run_on_an_s3_lake(
     brapi_url: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """`--lake s3://...` through the standard AWS variables, against moto's S3 server."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": f"http://{moto_endpoint}",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
+    for name, value in moto_environment(moto_endpoint, variable="AWS_ENDPOINT_URL_S3").items():
         monkeypatch.setenv(name, value)
     s3 = boto3.client("s3", endpoint_url=f"http://{moto_endpoint}", region_name="us-east-1")
     s3.create_bucket(Bucket="b3-cli-lake")

@@ -12,6 +12,7 @@ import pytest
 from b3pipeline.lake import Lake
 from b3pipeline.transform import run_transform
 from tests.support.lake_tables import refined_rows
+from tests.support.moto_server import moto_environment
 from tests.support.raw_builders import two_ticker_history, write_raw
 
 if TYPE_CHECKING:
@@ -27,13 +28,7 @@ START, END = date(2024, 5, 27), date(2024, 7, 3)
 
 @pytest.fixture
 def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Client:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": f"http://{moto_endpoint}",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
+    for name, value in moto_environment(moto_endpoint, variable="AWS_ENDPOINT_URL_S3").items():
         monkeypatch.setenv(name, value)
     client: S3Client = boto3.client(
         "s3", endpoint_url=f"http://{moto_endpoint}", region_name="us-east-1"

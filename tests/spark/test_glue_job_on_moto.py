@@ -23,6 +23,7 @@ import pytest
 from b3pipeline.lake import Lake
 from tests.support.glue_tables import create_terraform_catalog, partition_values
 from tests.support.modules import REPO_ROOT
+from tests.support.moto_server import moto_environment
 from tests.support.raw_builders import two_ticker_history, write_raw
 
 if TYPE_CHECKING:
@@ -40,14 +41,7 @@ TICKERS = "PETR4,VALE3"
 def test_the_script_registers_its_window_on_moto_and_a_rerun_adds_none(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aws_env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ENDPOINT_URL": f"http://{moto_endpoint}",
-    }
+    aws_env = moto_environment(moto_endpoint)
     for name, value in aws_env.items():
         monkeypatch.setenv(name, value)
     suffix = uuid.uuid4().hex[:10]

@@ -18,3 +18,17 @@ def moto_endpoint() -> Iterator[str]:
         yield f"{host}:{port}"
     finally:
         server.stop()
+
+
+def moto_environment(endpoint: str, *, variable: str = "AWS_ENDPOINT_URL") -> dict[str, str]:
+    """The AWS variables that point boto3 at moto's server: fake credentials, a region, no
+    instance metadata look-ups, and the endpoint in `variable` (AWS_ENDPOINT_URL for every
+    service, AWS_ENDPOINT_URL_S3 for S3 alone)."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        variable: f"http://{endpoint}",
+    }
