@@ -134,6 +134,11 @@ def partition_values(column: str, first: str, last: str) -> list[str]:
     return days
 
 
+def _hive_values(folders: Sequence[str]) -> dict[str, str]:
+    """{column: value} of the `column=value` folders of a key (other folders are skipped)."""
+    return dict(folder.split("=", 1) for folder in folders if "=" in folder)
+
+
 def _hidden(name: str) -> bool:
     # Temporary files (".name.tmp") and manifests ("_manifest.json") are not table data.
     return name.startswith((".", "_"))
@@ -584,7 +589,7 @@ class Lake:
             relative = key[len(table) + 1 :].split("/")
             if file_name is not None and relative[-1] != file_name:
                 continue
-            values = dict(part.split("=", 1) for part in relative[:-1] if "=" in part)
+            values = _hive_values(relative[:-1])
             if len(values) != len(relative) - 1:
                 continue
             if wanted is None or values.get("ticker") in wanted:
@@ -631,8 +636,7 @@ class Lake:
     ) -> pa.Table:
         try:
             data = pq.read_table(io.BytesIO(blob))
-            relative = key[len(table) + 1 :].split("/")[:-1]
-            values = dict(part.split("=", 1) for part in relative if "=" in part)
+            values = _hive_values(key[len(table) + 1 :].split("/")[:-1])
             for field in partitioning:
                 data = data.append_column(
                     field, pa.array([values.get(field.name)] * data.num_rows, field.type)
