@@ -79,12 +79,24 @@ test-spark: $(SPARK_STAMP) ## The Glue job's script on a local SparkSession (nee
 	$(BIN)/python -m pytest tests/spark $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator and checkov
+lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator, checkov and tf-check
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(MAKE) lint-asl
 	$(MAKE) --no-print-directory checkov
+	$(MAKE) --no-print-directory tf-check
+
+# Terraform's own checks with the real AWS provider, offline when a plugin mirror is found
+# (TF_PLUGIN_MIRROR=<dir>, or /opt/tf-plugins and Terraform's usual mirror folders), from the
+# registry otherwise. Fake credentials, no account. Terraform reads the built artifacts.
+.PHONY: tf-check
+tf-check: package ## terraform fmt -check, init (mirror or registry), validate, terraform test
+	$(BIN)/python scripts/tf_check.py check
+
+.PHONY: tf-render
+tf-render: package ## Rewrite terraform/tests/rendered/iam/*.json from what Terraform renders
+	$(BIN)/python scripts/tf_check.py render
 
 .PHONY: checkov
 checkov: ## checkov on terraform/ in its own venv (.venv-checkov); every skip has an inline reason
