@@ -1,7 +1,7 @@
 """Terraform checked by Terraform itself, offline when a provider mirror is at hand.
 
-    python scripts/tf_check.py check    fmt -check, init, validate, terraform test (`make tf-check`)
-    python scripts/tf_check.py render   rewrite terraform/tests/rendered/iam/*.json (`make tf-render`)
+    python scripts/tf_check.py check    fmt -check, init, validate, test (`make tf-check`)
+    python scripts/tf_check.py render   rewrite terraform/tests/rendered/iam/*.json
 
 The AWS provider comes from a filesystem plugin mirror when there is one (TF_PLUGIN_MIRROR, or
 the first of MIRROR_CANDIDATES holding registry.terraform.io/hashicorp/aws), through a CLI
@@ -243,8 +243,11 @@ def render(environ: Mapping[str, str]) -> None:
         init(env, mirror)
         print(f"tf-check: terraform test -json -verbose -filter={IAM_TEST_FILE}", flush=True)
         result = subprocess.run(
-            ["terraform", f"-chdir={TERRAFORM_DIR}", "test", "-json", "-verbose"]
-            + [f"-filter={IAM_TEST_FILE}"],
+            [
+                "terraform",
+                f"-chdir={TERRAFORM_DIR}",
+                *("test", "-json", "-verbose", f"-filter={IAM_TEST_FILE}"),
+            ],
             env=no_egress(env),
             capture_output=True,
             text=True,
