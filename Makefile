@@ -121,6 +121,13 @@ TF_ARGS ?=
 package: $(VENV_STAMP) ## Build build/{scraper,trigger}.zip, the core wheel and the Glue script (reproducible)
 	$(BIN)/python scripts/package.py --out build
 
+# The newest provider the range allows (6.x), locked for the platforms a team uses; commit the
+# file in the repository you deploy from (docs/adr/0006-terraform-checked-offline.md).
+.PHONY: tf-lock
+tf-lock: ## Write terraform/.terraform.lock.hcl for Linux, macOS and Windows (needs the registry)
+	$(TF) -chdir=terraform providers lock -platform=linux_amd64 -platform=linux_arm64 \
+		-platform=darwin_amd64 -platform=darwin_arm64 -platform=windows_amd64
+
 .PHONY: deploy
 deploy: package ## terraform init + apply in terraform/ (variables: terraform/terraform.tfvars; TF_ARGS=-auto-approve)
 	$(TF) -chdir=terraform init -input=false
