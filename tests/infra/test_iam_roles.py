@@ -161,25 +161,19 @@ DOCUMENTED_NEEDS: dict[str, list[tuple[str, Need]]] = {
 # --------------------------------------------------------------- roles and their policies
 
 
-def _reference(expression: str, kind: str) -> str:
-    match = re.fullmatch(rf"\$\{{{re.escape(kind)}\.(\w+)\.\w+\}}", expression)
-    assert match, f"expected a reference to {kind}.<name>, got {expression!r}"
-    return match.group(1)
-
-
 def component_roles() -> dict[str, str]:
     """{component: aws_iam_role name} from the resources that run each component."""
     functions = _hcl.resources("aws_lambda_function")
     return {
-        "scraper": _reference(functions["scraper"]["role"], "aws_iam_role"),
-        "trigger": _reference(functions["trigger"]["role"], "aws_iam_role"),
-        "glue_job": _reference(
+        "scraper": _hcl.reference_name(functions["scraper"]["role"], "aws_iam_role"),
+        "trigger": _hcl.reference_name(functions["trigger"]["role"], "aws_iam_role"),
+        "glue_job": _hcl.reference_name(
             _hcl.resources("aws_glue_job")["transform"]["role_arn"], "aws_iam_role"
         ),
-        "pipeline": _reference(
+        "pipeline": _hcl.reference_name(
             _hcl.resources("aws_sfn_state_machine")["pipeline"]["role_arn"], "aws_iam_role"
         ),
-        "scheduler": _reference(
+        "scheduler": _hcl.reference_name(
             _hcl.resources("aws_scheduler_schedule")["daily"]["target"][0]["role_arn"],
             "aws_iam_role",
         ),
@@ -197,7 +191,7 @@ def role_policies(role: str) -> dict[str, dict[str, Any]]:
     attached = {
         name: rendered_policy(name)
         for name, body in _hcl.resources("aws_iam_role_policy").items()
-        if _reference(body["role"], "aws_iam_role") == role
+        if _hcl.reference_name(body["role"], "aws_iam_role") == role
     }
     assert attached, f"aws_iam_role.{role} has no inline policy"
     return attached
@@ -299,19 +293,6 @@ def rendered_asl() -> dict[str, Any]:
 
     document: dict[str, Any] = json.loads(re.sub(r"\$\{(\w+)\}", value, _hcl.asl_text()))
     return document
-
-
-def _task_states(states: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    found: list[tuple[str, Mapping[str, Any]]] = []
-    for name, state in states.items():
-        if state.get("Type") == "Task":
-            found.append((name, state))
-        for branch in state.get("Branches", []):
-            found.extend(_task_states(branch["States"]))
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                found.extend(_task_states(state[key]["States"]))
-    return found
 
 
 def _sample_parameters(state: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -467,7 +448,7 @@ def task_needs(name: str, state: Mapping[str, Any]) -> list[tuple[str, Need]]:
 
 
 def state_machine_needs() -> list[tuple[str, Need]]:
-    tasks = _task_states(rendered_asl()["States"])
+    tasks = _hcl.task_states(rendered_asl()["States"])
     assert tasks, "the ASL has no Task state"
     return [need for name, state in tasks for need in task_needs(name, state)]
 

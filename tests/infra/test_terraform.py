@@ -191,25 +191,6 @@ def task_actions(resource: str, parameters: dict[str, Any]) -> set[str]:
     return actions
 
 
-def _task_states(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    found: list[tuple[str, dict[str, Any]]] = []
-    for name, state in states.items():
-        if state.get("Type") == "Task":
-            found.append((name, state))
-        for branch in state.get("Branches", []):
-            found.extend(_task_states(branch["States"]))
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                found.extend(_task_states(state[key]["States"]))
-    return found
-
-
-def _reference_name(expression: str, kind: str) -> str:
-    match = re.fullmatch(rf"\$\{{{re.escape(kind)}\.(\w+)\.\w+\}}", expression)
-    assert match, f"expected a reference to {kind}.<name>, got {expression!r}"
-    return match.group(1)
-
-
 def role_allowed_actions(role_name: str) -> set[str]:
     """Allowed actions of every inline policy attached to aws_iam_role.<role_name>."""
     documents = _hcl.data_sources("aws_iam_policy_document")
@@ -217,11 +198,11 @@ def role_allowed_actions(role_name: str) -> set[str]:
     attached = [
         policy
         for policy in _hcl.resources("aws_iam_role_policy").values()
-        if _reference_name(policy["role"], "aws_iam_role") == role_name
+        if _hcl.reference_name(policy["role"], "aws_iam_role") == role_name
     ]
     assert attached, f"aws_iam_role.{role_name} has no inline policy"
     for policy in attached:
-        document = documents[_reference_name(policy["policy"], "data.aws_iam_policy_document")]
+        document = documents[_hcl.reference_name(policy["policy"], "data.aws_iam_policy_document")]
         for statement in _hcl.policy_statements(document):
             if statement.get("effect", "Allow") == "Allow":
                 allowed |= {action.lower() for action in statement.get("actions", [])}
@@ -240,10 +221,10 @@ def test_task_actions_mapping() -> None:
 
 @needs_asl
 def test_state_machine_role_allows_every_task_action() -> None:
-    role = _reference_name(_state_machine()["role_arn"], "aws_iam_role")
+    role = _hcl.reference_name(_state_machine()["role_arn"], "aws_iam_role")
     allowed = role_allowed_actions(role)
     definition = _hcl.render_asl(_hcl.asl_text())
-    tasks = _task_states(definition["States"])
+    tasks = _hcl.task_states(definition["States"])
     assert tasks, "the ASL has no Task state"
     missing: dict[str, set[str]] = {}
     for name, state in tasks:
@@ -287,7 +268,7 @@ def test_one_role_per_principal() -> None:
         f"schedule {n}": b["target"][0]["role_arn"]
         for n, b in _hcl.resources("aws_scheduler_schedule").items()
     }
-    roles = [_reference_name(reference, "aws_iam_role") for reference in users.values()]
+    roles = [_hcl.reference_name(reference, "aws_iam_role") for reference in users.values()]
     assert len(roles) == len(set(roles)), f"principals share a role: {users}"
     assert set(roles) == set(_hcl.resources("aws_iam_role")), "a role no principal uses"
 
