@@ -79,18 +79,31 @@ test-spark: $(SPARK_STAMP) ## The Glue job's script on a local SparkSession (nee
 	$(BIN)/python -m pytest tests/spark $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator and checkov
+lint: $(SPARK_STAMP) ## ruff (format check + lint), mypy, asl-validator, checkov and tf-check
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(MAKE) lint-asl
 	$(MAKE) --no-print-directory checkov
+	$(MAKE) --no-print-directory tf-check
+
+# Terraform's own checks with the real AWS provider, offline when a plugin mirror is found
+# (TF_PLUGIN_MIRROR=<dir>, or /opt/tf-plugins and Terraform's usual mirror folders), from the
+# registry otherwise. Fake credentials, no account. Terraform reads the built artifacts.
+.PHONY: tf-check
+tf-check: package ## terraform fmt -check, init (mirror or registry), validate, terraform test
+	$(BIN)/python scripts/tf_check.py check
+
+.PHONY: tf-render
+tf-render: package ## Rewrite terraform/tests/rendered/iam/*.json from what Terraform renders
+	$(BIN)/python scripts/tf_check.py render
 
 .PHONY: checkov
 checkov: ## checkov on terraform/ in its own venv (.venv-checkov); every skip has an inline reason
 	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
 	@.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
-	.venv-checkov/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
+	.venv-checkov/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact \
+		--skip-path terraform/tests # Terraform's own test files (*.tftest.hcl), not the stack
 
 .PHONY: fmt
 fmt: $(VENV_STAMP) ## Format and auto-fix with ruff
@@ -108,6 +121,13 @@ TF_ARGS ?=
 .PHONY: package
 package: $(VENV_STAMP) ## Build build/{scraper,trigger}.zip, the core wheel and the Glue script (reproducible)
 	$(BIN)/python scripts/package.py --out build
+
+# The newest provider the range allows (6.x), locked for the platforms a team uses; commit the
+# file in the repository you deploy from (docs/adr/0006-terraform-checked-offline.md).
+.PHONY: tf-lock
+tf-lock: ## Write terraform/.terraform.lock.hcl for Linux, macOS and Windows (needs the registry)
+	$(TF) -chdir=terraform providers lock -platform=linux_amd64 -platform=linux_arm64 \
+		-platform=darwin_amd64 -platform=darwin_arm64 -platform=windows_amd64
 
 .PHONY: deploy
 deploy: package ## terraform init + apply in terraform/ (variables: terraform/terraform.tfvars; TF_ARGS=-auto-approve)

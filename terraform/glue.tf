@@ -312,15 +312,16 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # One PutObject per file, a DeleteObject per file a rerun leaves without rows (b3pipeline.lake).
     sid       = "WriteRefinedTables"
-    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${aws_s3_bucket.lake.arn}/refined/*"]
   }
 
   statement {
     # The run summary (runs/transform/<JOB_RUN_ID>.json) that the state machine reads.
     sid       = "WriteRunSummary"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"]
   }
 

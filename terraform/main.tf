@@ -9,13 +9,11 @@
 
 data "aws_caller_identity" "current" {}
 
-data "aws_region" "current" {}
-
 data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = var.aws_region # the provider's region; data.aws_region names it differently in 5.x and 6.x
   partition  = data.aws_partition.current.partition
 
   bucket_name = var.bucket_name != "" ? var.bucket_name : "${var.project}-lake-${local.account_id}-${local.region}"

@@ -96,6 +96,13 @@ variable "pandas_layer_arn" {
     condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:AWSSDKPandas-Python312:[0-9]+$", var.pandas_layer_arn))
     error_message = "pandas_layer_arn must be an AWSSDKPandas-Python312 (x86_64) layer version ARN, e.g. arn:aws:lambda:sa-east-1:336392948345:layer:AWSSDKPandas-Python312:<version>."
   }
+
+  # Lambda refuses a layer from another region only at apply ("layers must be in the same
+  # region as the function"): refuse it at plan instead.
+  validation {
+    condition     = try(split(":", var.pandas_layer_arn)[3], "") == var.aws_region
+    error_message = "pandas_layer_arn must be the layer of aws_region: its 4th field is the region (arn:aws:lambda:<aws_region>:336392948345:layer:AWSSDKPandas-Python312:<version>); take that region's ARN from https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html."
+  }
 }
 
 variable "brapi_base_url" {
