@@ -114,10 +114,15 @@ deploy: package ## terraform init + apply in terraform/ (variables: terraform/te
 	$(TF) -chdir=terraform init -input=false
 	$(TF) -chdir=terraform apply -input=false $(TF_ARGS)
 
+# The lake bucket's data is deleted only with DELETE_DATA=1; without it, a bucket holding data
+# stops the teardown before anything is destroyed (why and in what order: scripts/teardown.py).
+DELETE_DATA ?=
+
 .PHONY: destroy
-destroy: package ## terraform destroy in terraform/ (Terraform reads the built artifacts even to destroy)
+destroy: package ## Tear the stack down; refuses while the lake holds data unless DELETE_DATA=1 (empties it first)
 	$(TF) -chdir=terraform init -input=false
-	$(TF) -chdir=terraform destroy -input=false $(TF_ARGS)
+	$(BIN)/python scripts/teardown.py --terraform $(TF) --terraform-dir terraform \
+		$(if $(filter 1 yes true,$(DELETE_DATA)),--delete-data) -- $(TF_ARGS)
 
 ##@ State machine
 SFN_LOCAL_PORT ?= 8083
