@@ -110,13 +110,19 @@ package: $(VENV_STAMP) ## Build build/{scraper,trigger}.zip, the core wheel and 
 	$(BIN)/python scripts/package.py --out build
 
 .PHONY: deploy
-deploy: package ## terraform init + apply in terraform/ (variables: terraform/terraform.tfvars; TF_ARGS=-auto-approve)
+deploy: package ## Build (make package), then terraform init + apply in terraform/ (terraform.tfvars; TF_ARGS=-auto-approve)
 	$(TF) -chdir=terraform init -input=false
 	$(TF) -chdir=terraform apply -input=false $(TF_ARGS)
 
 # The lake bucket's data is deleted only with DELETE_DATA=1; without it, a bucket holding data
 # stops the teardown before anything is destroyed (why and in what order: scripts/teardown.py).
 DELETE_DATA ?=
+
+AWS_RUN_ARGS ?=
+
+.PHONY: aws-run
+aws-run: $(VENV_STAMP) ## Start the deployed pipeline once and follow it (AWS_RUN_ARGS='--tickers PETR4 --date 2025-08-29')
+	$(BIN)/b3pipeline aws run $(AWS_RUN_ARGS)
 
 .PHONY: destroy
 destroy: package ## Tear the stack down; refuses while the lake holds data unless DELETE_DATA=1 (empties it first)

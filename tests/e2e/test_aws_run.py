@@ -33,7 +33,7 @@ import boto3
 import pytest
 import requests
 
-from b3pipeline import cli
+from b3pipeline import aws_run, cli
 from b3pipeline.catalog_registration import (
     CatalogRegistration,
     TableRegistration,
@@ -47,6 +47,7 @@ from tests.workflow.cases import HAPPY_DAILY_RUN
 from tests.workflow.sfn_harness import (
     PLACEHOLDERS,
     ROLE_ARN,
+    ROOT,
     MotoEngine,
     load_mock_config,
     mock_test_case,
@@ -404,3 +405,39 @@ def test_the_pipeline_definition_failing_its_quality_gate_exits_one(
     assert err.startswith("error: execution aws-run-")
     assert " FAILED with B3Pipeline.QualityCheckFailed: Quality check on " in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_aws_run_needs_no_more_than_the_operator_policy(
+    moto: Moto, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every AWS call `aws run` makes, as an IAM action, is allowed by
+    docs/iam/operator-policy.json (what docs/deploy.md tells an operator to attach)."""
+    calls: set[str] = set()
+    make_clients = aws_run.aws_clients
+
+    def recording_clients(region: str) -> Any:
+        clients = make_clients(region)
+        for client in clients:
+            prefix = client.meta.service_model.signing_name
+
+            def record(model: Any, prefix: str = prefix, **_: Any) -> None:
+                calls.add(f"{prefix}:{model.name}")
+
+            client.meta.events.register("before-call", record)
+        return clients
+
+    monkeypatch.setattr(aws_run, "aws_clients", recording_clients)
+    case = _mocked("HappyScheduledRun", pipeline.job_run_id)
+    with mock_test_cases_by_execution(lambda name: case):
+        assert _aws_run(pipeline.arn) == 0
+
+    assert calls == {
+        "states:StartExecution",
+        "states:GetExecutionHistory",
+        "states:DescribeExecution",
+        "glue:GetJobRun",
+        "s3:GetObject",
+    }
+    policy = json.loads((ROOT / "docs" / "iam" / "operator-policy.json").read_text())
+    allowed = [action for statement in policy["Statement"] for action in statement["Action"]]
+    assert sorted(call for call in calls if call not in allowed) == []
