@@ -1,7 +1,7 @@
 """docs/iam/: the deployer's policy covers every AWS service terraform/ creates resources in,
 plus the calls a deploy makes beyond creating them; both policies are well-formed and name
 the default project's resources as terraform/ names them. (That `aws run` needs no more
-than the operator policy is checked where it runs: tests/e2e/test_aws_run.py.)"""
+than the operator policy is checked where it runs: tests/e2e/test_aws_run_on_moto.py.)"""
 
 from __future__ import annotations
 
