@@ -33,7 +33,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -378,10 +378,6 @@ class Timeline:
     def line(self, at: datetime, text: str) -> str:
         return f"{self.clock(at)}  {text}"
 
-    @property
-    def current_state(self) -> str | None:
-        return self._state
-
     def add(self, event: Mapping[str, Any]) -> list[str]:
         kind = str(event["type"])
         at: datetime = event["timestamp"]
@@ -607,7 +603,6 @@ class RunReport:
     quality: QualityDigest | None = None
     glue: GlueBilling | None = None
     glue_note: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -626,7 +621,6 @@ class RunReport:
             lines.append(f"  Glue {self.glue.describe()}")
         else:
             lines.append(f"  Glue job: {self.glue_note or 'not run'}")
-        lines.extend(f"  {note}" for note in self.notes)
         return lines
 
     def raise_for_status(self) -> None:
