@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -106,6 +106,34 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
         requests.post(
             config_url, json={"stepfunctions": {"execute_state_machine": False}}, timeout=10
         )
+
+
+def _waiting_machine(moto: Moto, seconds: int) -> str:
+    return moto.machine(
+        {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": seconds, "End": True}}}
+    )
+
+
+@contextlib.contextmanager
+def _once_running(moto: Moto, arn: str, act: Callable[[str], None], after: float) -> Iterator[None]:
+    """Calls act(execution ARN) from another thread `after` seconds after the machine's
+    execution shows RUNNING, while the body follows it."""
+
+    def watch() -> None:
+        for _ in range(200):
+            running = [e for e in moto.executions(arn) if e["status"] == "RUNNING"]
+            if running:
+                time.sleep(after)
+                act(running[0]["executionArn"])
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield
+    finally:
+        watcher.join()
 
 
 def _aws_run(arn: str, *extra: str) -> int:
@@ -222,27 +250,13 @@ def test_a_timed_out_execution_exits_one_with_its_status(
 
 
 def test_an_aborted_execution_exits_one(moto: Moto, capsys: pytest.CaptureFixture[str]) -> None:
-    arn = moto.machine(
-        {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 30, "End": True}}}
-    )
+    arn = _waiting_machine(moto, 30)
 
-    def stop_it() -> None:
-        for _ in range(200):
-            running = [e for e in moto.executions(arn) if e["status"] == "RUNNING"]
-            if running:
-                time.sleep(0.2)
-                moto.sfn.stop_execution(
-                    executionArn=running[0]["executionArn"], error="Test.Stopped", cause="by hand"
-                )
-                return
-            time.sleep(0.05)
+    def stop(execution_arn: str) -> None:
+        moto.sfn.stop_execution(executionArn=execution_arn, error="Test.Stopped", cause="by hand")
 
-    stopper = threading.Thread(target=stop_it)
-    stopper.start()
-    try:
+    with _once_running(moto, arn, stop, after=0.2):
         assert _aws_run(arn) == 1
-    finally:
-        stopper.join()
 
     out, err = capsys.readouterr()
     assert " ABORTED in " in out.splitlines()[-4]
@@ -254,25 +268,14 @@ def test_an_aborted_execution_exits_one(moto: Moto, capsys: pytest.CaptureFixtur
 def test_ctrl_c_leaves_the_execution_running_and_says_how_to_stop_it(
     moto: Moto, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arn = moto.machine(
-        {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}}}
-    )
+    arn = _waiting_machine(moto, 60)
 
-    def press_ctrl_c() -> None:
+    def press_ctrl_c(execution_arn: str) -> None:
         """A real SIGINT, once the follower is watching the Wait state."""
-        for _ in range(200):
-            if any(e["status"] == "RUNNING" for e in moto.executions(arn)):
-                time.sleep(0.5)
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
 
-    presser = threading.Thread(target=press_ctrl_c)
-    presser.start()
-    try:
+    with _once_running(moto, arn, press_ctrl_c, after=0.5):
         assert _aws_run(arn) == 130
-    finally:
-        presser.join()
 
     out, err = capsys.readouterr()
     [execution] = moto.executions(arn)
@@ -289,9 +292,7 @@ def test_ctrl_c_leaves_the_execution_running_and_says_how_to_stop_it(
 def test_no_wait_prints_where_to_look_and_returns(
     moto: Moto, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arn = moto.machine(
-        {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}}}
-    )
+    arn = _waiting_machine(moto, 60)
 
     assert _aws_run(arn, "--no-wait") == 0
 

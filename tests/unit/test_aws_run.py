@@ -335,6 +335,27 @@ def _glue_story(polls_in_glue: int) -> list[list[dict[str, Any]]]:
     return [start] + [[] for _ in range(polls_in_glue)] + [end]
 
 
+def _follower(
+    sfn: ScriptedExecution,
+    glue: ScriptedGlue,
+    clock: Clock,
+    *,
+    poll_seconds: float,
+    glue_poll_seconds: float,
+) -> ExecutionFollower:
+    """A follower on fakes, its sleeps advancing the fake clock."""
+    return ExecutionFollower(
+        cast(Any, sfn),
+        cast(Any, glue),
+        cast(Any, None),
+        StartedExecution(EXECUTION_ARN, "aws-run-x", "sa-east-1", T0),
+        poll_seconds=poll_seconds,
+        glue_poll_seconds=glue_poll_seconds,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
 def test_a_glue_job_run_waiting_for_flex_capacity_is_shown_waiting_not_hung() -> None:
     sfn = ScriptedExecution(_glue_story(polls_in_glue=10), {"status": "SUCCEEDED"})
     glue = ScriptedGlue(
@@ -342,18 +363,7 @@ def test_a_glue_job_run_waiting_for_flex_capacity_is_shown_waiting_not_hung() ->
         {"Id": JOB_RUN_ID, "StartedOn": T0 + timedelta(seconds=1)},
     )
     clock = Clock(T0 + timedelta(seconds=1), timedelta(seconds=30))
-    started = StartedExecution(EXECUTION_ARN, "aws-run-x", "sa-east-1", T0)
-    follower = ExecutionFollower(
-        cast(Any, sfn),
-        cast(Any, glue),
-        cast(Any, None),
-        started,
-        poll_seconds=30,
-        glue_poll_seconds=30,
-        sleep=clock.sleep,
-        clock=clock,
-    )
-    lines = list(follower.follow())
+    lines = list(_follower(sfn, glue, clock, poll_seconds=30, glue_poll_seconds=30).follow())
     glue_lines = [line for line in lines if "Glue job run" in line]
     assert glue_lines == [
         f"+00:01  Run Transform Job: Glue job run {JOB_RUN_ID} WAITING for capacity for 0.0s "
@@ -373,18 +383,7 @@ def test_glue_is_asked_at_most_once_per_glue_poll_interval() -> None:
     sfn = ScriptedExecution(_glue_story(polls_in_glue=12), {"status": "SUCCEEDED"})
     glue = ScriptedGlue(["RUNNING"], {"Id": JOB_RUN_ID, "StartedOn": T0})
     clock = Clock(T0, timedelta(seconds=5))
-    started = StartedExecution(EXECUTION_ARN, "aws-run-x", "sa-east-1", T0)
-    follower = ExecutionFollower(
-        cast(Any, sfn),
-        cast(Any, glue),
-        cast(Any, None),
-        started,
-        poll_seconds=5,
-        glue_poll_seconds=15,
-        sleep=clock.sleep,
-        clock=clock,
-    )
-    list(follower.follow())
+    list(_follower(sfn, glue, clock, poll_seconds=5, glue_poll_seconds=15).follow())
     # 13 looks at the history while in the Glue state, 5 s apart: one GetJobRun per 15 s.
     assert len(glue.calls) == 5
 
