@@ -1,4 +1,5 @@
-"""`b3pipeline`: run the pipeline, backfill or transform a window, or query the local catalog.
+"""`b3pipeline`: run the pipeline, backfill or transform a window, query the local catalog, or
+start the deployed pipeline and follow it (`aws run`, logic in b3pipeline.aws_run).
 
 Thin adapter: parses arguments, reads settings once, calls the core, prints the outcome.
 Expected failures print `error: ...` (one line; a SQL error from `query` may add DuckDB's
