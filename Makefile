@@ -130,14 +130,25 @@ tf-lock: ## Write terraform/.terraform.lock.hcl for Linux, macOS and Windows (ne
 		-platform=darwin_amd64 -platform=darwin_arm64 -platform=windows_amd64
 
 .PHONY: deploy
-deploy: package ## terraform init + apply in terraform/ (variables: terraform/terraform.tfvars; TF_ARGS=-auto-approve)
+deploy: package ## Build (make package), then terraform init + apply in terraform/ (terraform.tfvars; TF_ARGS=-auto-approve)
 	$(TF) -chdir=terraform init -input=false
 	$(TF) -chdir=terraform apply -input=false $(TF_ARGS)
 
+# The lake bucket's data is deleted only with DELETE_DATA=1; without it, a bucket holding data
+# stops the teardown before anything is destroyed (why and in what order: scripts/teardown.py).
+DELETE_DATA ?=
+
+AWS_RUN_ARGS ?=
+
+.PHONY: aws-run
+aws-run: $(VENV_STAMP) ## Start the deployed pipeline once and follow it (AWS_RUN_ARGS='--tickers PETR4 --date 2025-08-29')
+	$(BIN)/b3pipeline aws run $(AWS_RUN_ARGS)
+
 .PHONY: destroy
-destroy: package ## terraform destroy in terraform/ (Terraform reads the built artifacts even to destroy)
+destroy: package ## Tear the stack down; refuses while the lake holds data unless DELETE_DATA=1 (empties it first)
 	$(TF) -chdir=terraform init -input=false
-	$(TF) -chdir=terraform destroy -input=false $(TF_ARGS)
+	$(BIN)/python scripts/teardown.py --terraform $(TF) --terraform-dir terraform \
+		$(if $(filter 1 yes true,$(DELETE_DATA)),--delete-data) -- $(TF_ARGS)
 
 ##@ State machine
 SFN_LOCAL_PORT ?= 8083

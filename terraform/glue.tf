@@ -287,6 +287,20 @@ resource "aws_glue_crawler" "lake" {
 
 # ---------------------------------------------------------------- transform job
 
+# Glue 5.x writes a job's logs to <prefix>/output (stdout and stderr: the script's log) and
+# <prefix>/error (Spark's and Glue's own) when the job says --custom-logGroup-prefix, instead of
+# /aws-glue/jobs/output and /aws-glue/jobs/error, which Glue would create with no retention
+# ("Logging for AWS Glue jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html).
+# Terraform owns these two, so they expire and `make destroy` removes them.
+resource "aws_cloudwatch_log_group" "glue_job" {
+  #checkov:skip=CKV_AWS_158:The job logs tickers, dates and counts only; the service-owned CloudWatch Logs encryption is enough.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days); a year of a daily batch's Spark logs is cost without use.
+  for_each = toset(["output", "error"])
+
+  name              = "${local.glue_job_log_prefix}/${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
 resource "aws_iam_role" "glue_job" {
   name               = local.glue_job_name
   description        = "Glue transform job: reads raw quotes, writes refined tables."
@@ -357,9 +371,11 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # Its two log groups only (they exist: Terraform made them; CreateLogGroup is kept, as in
+    # AWSGlueServiceRole, in case Glue asks for them anyway, and answers AlreadyExists).
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*"]
+    resources = flatten([for group in aws_cloudwatch_log_group.glue_job : [group.arn, "${group.arn}:*"]])
   }
 }
 
@@ -400,8 +416,9 @@ resource "aws_glue_job" "transform" {
     "--enable-metrics"               = "true"
     "--enable-observability-metrics" = "true"
     # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
-    # to /aws-glue/jobs/output; Spark's to /aws-glue/jobs/error); set explicitly all the same.
+    # to <prefix>/output; Spark's to <prefix>/error); set explicitly all the same.
     "--enable-continuous-cloudwatch-log" = "true"
+    "--custom-logGroup-prefix"           = local.glue_job_log_prefix
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
     # A default argument, not one the state machine sends: every run of the job, also one
@@ -416,5 +433,5 @@ resource "aws_glue_job" "transform" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.glue_job]
+  depends_on = [aws_iam_role_policy.glue_job, aws_cloudwatch_log_group.glue_job]
 }

@@ -47,6 +47,8 @@ locals {
   crawler_name       = "${var.project}-crawler"
   workgroup_name     = "${var.project}-wg"
   state_machine_name = "${var.project}-pipeline"
+  # The Glue job's log groups are <this>/output and <this>/error (glue.tf).
+  glue_job_log_prefix = "/aws-glue/jobs/${local.glue_job_name}"
 
   brapi_token_parameter_arn = var.brapi_token_parameter_name == "" ? "" : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.brapi_token_parameter_name}"
 }

@@ -43,12 +43,6 @@ variable "bucket_name" {
   }
 }
 
-variable "force_destroy_bucket" {
-  description = "Let `terraform destroy` delete the lake bucket with all its objects and versions. Keep false where the lake holds data you want to keep."
-  type        = bool
-  default     = false
-}
-
 variable "tickers" {
   description = "B3 tickers the schedule scrapes every weekday (also the scraper's B3_TICKERS default)."
   type        = list(string)
@@ -139,7 +133,7 @@ variable "log_level" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of every CloudWatch log group this module creates (Lambda, Step Functions)."
+  description = "Retention of every CloudWatch log group this module creates (the Lambdas, the state machine, the Glue job's output and error logs)."
   type        = number
   default     = 30
 
@@ -172,9 +166,9 @@ variable "scraper_memory_mb" {
 }
 
 variable "scraper_reserved_concurrency" {
-  description = "Reserved concurrency of the scraper: 1 keeps overlapping runs from spending the BRAPI quota twice. Set -1 (unreserved) in accounts whose concurrency quota is still the new-account 10, where nothing can be reserved."
+  description = "Reserved concurrency of the scraper. -1 (default): none, it runs from the account's shared pool. 1 lets at most one scrape run at a time, so a run started by hand during the scheduled one cannot spend the BRAPI plan's quota twice; reserving needs an account whose Lambda concurrency quota leaves 100 unreserved after it (new accounts start at 10: see docs/deploy.md)."
   type        = number
-  default     = 1
+  default     = -1
 
   validation {
     condition     = var.scraper_reserved_concurrency == -1 || var.scraper_reserved_concurrency >= 1
@@ -183,9 +177,9 @@ variable "scraper_reserved_concurrency" {
 }
 
 variable "trigger_reserved_concurrency" {
-  description = "Reserved concurrency of the S3 trigger: caps how many executions a burst of dropped manifests starts at once. -1 for unreserved (see scraper_reserved_concurrency)."
+  description = "Reserved concurrency of the S3 trigger: a number caps how many executions a burst of dropped manifests starts at once. -1 (default): none (see scraper_reserved_concurrency for when an account can reserve)."
   type        = number
-  default     = 2
+  default     = -1
 
   validation {
     condition     = var.trigger_reserved_concurrency == -1 || var.trigger_reserved_concurrency >= 1

@@ -24,6 +24,7 @@ How Glue errors are handled (codes from the BatchCreatePartition and GetTable AP
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import random
@@ -316,6 +317,14 @@ class GluePartitionCatalog:
         }
         return CatalogRegistration(catalog="glue", database=self.database, tables=tables)
 
+    def check_tables(self) -> None:
+        """GetTable on every table: a missing database or table, or access denied, raises
+        CatalogRegistrationError now, before a run writes anything (transient errors do not:
+        registration retries them)."""
+        for spec in TABLES:
+            with contextlib.suppress(_GaveUpError):
+                self._get_table(spec.name)
+
     def _register_table(
         self, spec: TableSpec, partitions: list[TablePartition]
     ) -> TableRegistration:
@@ -444,10 +453,10 @@ class GluePartitionCatalog:
         )
 
 
-def glue_partition_catalog(database: str) -> GluePartitionCatalog:
-    """The Glue Data Catalog `database` through a boto3 client (region and endpoint from the
-    standard AWS settings). botocore retries each call only a little: the registration's own
-    backoff (`Backoff`) is the retry policy, and the two would multiply.
+def glue_partition_catalog(database: str, region: str | None = None) -> GluePartitionCatalog:
+    """The Glue Data Catalog `database` through a boto3 client (endpoint from the standard AWS
+    settings; region `region`, else theirs). botocore retries each call only a little: the
+    registration's own backoff (`Backoff`) is the retry policy, and the two would multiply.
     """
     import boto3  # only the Glue side needs it
     from botocore.config import Config
@@ -455,7 +464,8 @@ def glue_partition_catalog(database: str) -> GluePartitionCatalog:
     config = Config(
         retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60
     )
-    return GluePartitionCatalog(boto3.client("glue", config=config), database)
+    client = boto3.client("glue", region_name=region, config=config)
+    return GluePartitionCatalog(client, database)
 
 
 class _GaveUpError(Exception):

@@ -1,4 +1,5 @@
-"""`b3pipeline`: run the pipeline, backfill or transform a window, or query the local catalog.
+"""`b3pipeline`: run the pipeline, backfill or transform a window, query the local catalog, or
+start the deployed pipeline and follow it (`aws run`, logic in b3pipeline.aws_run).
 
 Thin adapter: parses arguments, reads settings once, calls the core, prints the outcome.
 Expected failures print `error: ...` (one line; a SQL error from `query` may add DuckDB's
@@ -17,22 +18,26 @@ import csv
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from b3pipeline.brapi import BrapiClient
 from b3pipeline.catalog import LocalCatalog, QueryResult
+from b3pipeline.catalog_registration import GluePartitionCatalog, glue_partition_catalog
+from b3pipeline.deployment import DEFAULT_TERRAFORM_DIR, read_terraform_outputs
 from b3pipeline.errors import (
     B3PipelineError,
     InvalidDateRangeError,
+    InvalidRequestError,
     InvalidTickerError,
     QueryError,
 )
 from b3pipeline.lake import Lake, ProgressCallback
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.pipeline import PipelineResult, run_pipeline
+from b3pipeline.run_summary import TransformRunSummary, record_transform_run
 from b3pipeline.settings import Settings
 from b3pipeline.tickers import parse_tickers
 from b3pipeline.transform import TransformResult, run_transform
@@ -113,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_lake(transform)
     add_verbose(transform)
 
+    transform.add_argument(
+        "--catalog-database",
+        help="Glue database whose tables get the window's partitions, as the Glue job registers "
+        "them (s3:// lakes only; no crawler needed afterwards)",
+    )
+
     query = commands.add_parser("query", help="run Athena-dialect SQL on the local catalog")
     source = query.add_mutually_exclusive_group(required=True)
     source.add_argument("sql", nargs="?", help="the SQL text, e.g. 'SELECT * FROM quotes_daily'")
@@ -120,7 +131,110 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_lake(query)
     add_verbose(query)
+
+    _add_aws_commands(commands, add_tickers, add_verbose)
     return parser
+
+
+# -- b3pipeline aws ... : the deployed pipeline ---------------------------------------------------
+def _add_aws_commands(
+    commands: Any,
+    add_tickers: Callable[[argparse.ArgumentParser], None],
+    add_verbose: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    aws = commands.add_parser("aws", help="work with the pipeline deployed by `make deploy`")
+    aws_commands = aws.add_subparsers(dest="aws_command", required=True)
+    run = aws_commands.add_parser(
+        "run",
+        help="start the deployed state machine, follow it state by state, print the outcome",
+        description="Start one execution of the deployed pipeline and follow it: each state "
+        "as it is entered and with its duration, the Glue job run while it waits for "
+        "capacity or runs, then the status, the transform's run summary, the quality gate "
+        "and the Glue job run's billed time and list price. Exit 0 only when the execution "
+        "SUCCEEDED. Ctrl-C stops following, not the execution.",
+    )
+    run.add_argument(
+        "--state-machine-arn",
+        help="the pipeline's state machine (default: `terraform output state_machine_arn`)",
+    )
+    run.add_argument(
+        "--region",
+        help="its AWS region (default: `terraform output aws_region`, else the ARN's region)",
+    )
+    add_tickers(run)
+    run.add_argument(
+        "--date",
+        type=_iso_date,
+        help="one trade date, YYYY-MM-DD (default: the latest trading days BRAPI returns)",
+    )
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start the execution, print its ARN and console URL, and return",
+    )
+    run.add_argument(
+        "--terraform-dir",
+        type=Path,
+        default=DEFAULT_TERRAFORM_DIR,
+        help="where `make deploy` applied Terraform (default: terraform)",
+    )
+    run.add_argument(
+        "--poll-seconds",
+        type=_poll_seconds,
+        default=2.0,
+        help="seconds between two looks at the execution's history (default: 2)",
+    )
+    add_verbose(run)
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.01 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0.01 to 60")
+    return value
+
+
+def _run_aws(args: argparse.Namespace, settings: Settings) -> int:
+    """`aws run`: everything but parsing and printing is in b3pipeline.aws_run."""
+    from b3pipeline import aws_run
+
+    request = aws_run.resolve_run_request(
+        state_machine_arn=args.state_machine_arn,
+        region=args.region,
+        tickers=args.tickers,
+        run_date=args.date,
+        default_tickers=settings.tickers,
+        read_outputs=lambda: read_terraform_outputs(
+            args.terraform_dir, instead="pass --state-machine-arn (its region comes with it)"
+        ),
+    )
+    sfn, glue, s3 = aws_run.aws_clients(request.target.region)
+    started = aws_run.start_execution(sfn, request)
+    day = request.run_date.isoformat() if request.run_date else "the latest trading days"
+    print(f"Started {started.name} for {', '.join(request.tickers)} ({day})")
+    print(f"  {started.arn}")
+    print(f"  {started.console_url}")
+    if args.no_wait:
+        print(f"To stop it: {started.stop_command}")
+        return 0
+    follower = aws_run.ExecutionFollower(sfn, glue, s3, started, poll_seconds=args.poll_seconds)
+    try:
+        for line in follower.follow():
+            print(line, flush=True)
+    except KeyboardInterrupt:
+        print(
+            f"\nStopped following; the execution keeps running. To stop it:\n"
+            f"  {started.stop_command}",
+            file=sys.stderr,
+        )
+        return 130
+    report = follower.report()
+    print("\n".join(report.lines()))
+    report.raise_for_status()
+    return 0
 
 
 def _window(args: argparse.Namespace) -> tuple[date | None, date | None]:
@@ -210,6 +324,44 @@ def _report_transform(result: TransformResult, lake: Lake) -> None:
         print(f"No raw data in the window for {', '.join(result.tickers_without_data)}")
 
 
+def _glue_catalog(database: str | None, lake: Lake) -> GluePartitionCatalog | None:
+    """The Glue database `transform --catalog-database` registers in, in the lake's region."""
+    if database is None:
+        return None
+    if lake.is_local:
+        raise InvalidRequestError(
+            f"--catalog-database registers partitions in the Glue Data Catalog, whose tables "
+            f"read s3:// lakes, but the lake is the folder {lake.url()}: give --lake "
+            "s3://bucket, or leave --catalog-database out (the local catalog needs no "
+            "registration)"
+        )
+    if not database.strip():
+        raise InvalidRequestError("--catalog-database is empty: give the Glue database name")
+    catalog = glue_partition_catalog(database, region=lake.s3_region)
+    catalog.check_tables()
+    return catalog
+
+
+def _report_registration(summary: TransformRunSummary) -> None:
+    counts = summary.to_dict()["partitions"]
+    current = "yes" if summary.catalog_current else "no"
+    print(
+        f"Glue database {summary.catalog_database}: {counts['registered']} partitions "
+        f"registered, {counts['already_present']} already present, {counts['failed']} failed; "
+        f"catalog current: {current}"
+    )
+    for table in summary.tables:
+        for failure in table.failed_partitions:
+            print(f"  {table.table} {failure.partition.value_map()}: {failure.error_code}")
+        for difference in table.schema_differences or ():
+            print(f"  {table.table}: {difference}")
+    if not summary.catalog_current:
+        print(
+            "The catalog is not current: fix what is listed above, or run the crawler "
+            "(aws glue start-crawler --region <region> --name <project>-crawler)"
+        )
+
+
 class PhaseBars:
     """One progress bar per phase: a new phase closes the previous phase's bar.
 
@@ -251,6 +403,8 @@ def _progress_bars() -> Iterator[ProgressCallback]:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "aws":
+        return _run_aws(args, settings)
     if args.command == "query":
         sql = args.sql if args.file is None else _read_query_file(args.file)
         with LocalCatalog(_open_lake(args, settings)) as catalog:
@@ -261,9 +415,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     start, end = _window(args)
     lake = _open_lake(args, settings)
     if args.command == "transform":
+        glue = _glue_catalog(args.catalog_database, lake)  # refused before anything is written
         with _progress_bars() as progress:
             transformed = run_transform(lake, tickers, args.start, args.end, progress=progress)
         _report_transform(transformed, lake)
+        if glue is not None:
+            _report_registration(record_transform_run(lake, transformed, glue, None))
         return 0
     producer = BACKFILL_PRODUCER if args.command == "backfill" else SCRAPER_PRODUCER
     with _progress_bars() as progress:

@@ -77,3 +77,15 @@ class QualityCheckError(B3PipelineError):
 
 class WorkflowStartError(B3PipelineError):
     """The state machine could not be started (StartExecution failed)."""
+
+
+class DeploymentOutputsError(B3PipelineError):
+    """Terraform's outputs (the deployed stack's names) cannot be read."""
+
+
+class ExecutionWatchError(B3PipelineError):
+    """A started execution cannot be followed (DescribeExecution/GetExecutionHistory failed)."""
+
+
+class ExecutionFailedError(B3PipelineError):
+    """A state machine execution ended FAILED, TIMED_OUT or ABORTED."""

@@ -441,6 +441,15 @@ class Lake:
     def is_local(self) -> bool:
         return isinstance(self._store, _LocalStore)
 
+    @property
+    def s3_region(self) -> str | None:
+        """The region the S3 lake's client signs for (None for a local lake): other clients
+        of the same deployment (Glue) take it, so every client's region comes from here."""
+        if isinstance(self._store, _LocalStore):
+            return None
+        region = self._store.client.meta.region_name
+        return str(region) if region else None
+
     def path(self, key: str) -> str:
         """The local file path of a key (local lakes), or bucket/key (S3)."""
         if isinstance(self._store, _LocalStore):

@@ -493,7 +493,7 @@ def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> 
     # Every run registers its partitions in the Terraform database (also one started by hand).
     assert arguments["--catalog_database"] == "${aws_glue_catalog_database.lake.name}"
     script = package.GLUE_SCRIPT.read_text(encoding="utf-8")
-    own = {name for name in arguments if not name.startswith(("--enable-", "--job-"))}
+    own = {name for name in arguments if not name.startswith(("--enable-", "--job-", "--custom-"))}
     assert own == {"--additional-python-modules", "--lake_uri", "--catalog_database"}
     assert 'ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")' in script
     assert 'OPTIONAL_ARGUMENTS = ("catalog_database",)' in script

@@ -13,7 +13,7 @@ import os
 import re
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +196,6 @@ class MotoEngine(Engine):
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
-        from moto.stepfunctions.parser.backend.execution import Execution
 
         if moto.__version__ != MOTO_VERSION:
             raise RuntimeError(
@@ -204,19 +203,12 @@ class MotoEngine(Engine):
                 f"{moto.__version__} is installed: re-check MotoEngine, then update MOTO_VERSION"
             )
         # Typed as Any: these are moto internals we patch on purpose (and restore).
-        execution_class: Any = Execution
         retrier_module: Any = retrier_decl
         mock_module: Any = mock_eval_utils
         execute_state_class: Any = execute_state.ExecutionState
         original_error_output = execute_state_class._construct_error_output_value
         cases: dict[str, Any] = {}
-        original_worker = execution_class._get_start_execution_worker
         original_time = retrier_module.time
-
-        def worker_with_mocks(execution: Any) -> Any:
-            worker = original_worker(execution)
-            worker._mock_test_case = cases.get(execution.name)
-            return worker
 
         def mocked_error_name(name: str) -> Any:
             if name.startswith("States."):
@@ -230,9 +222,11 @@ class MotoEngine(Engine):
                 output.pop("Cause", None)
             return output
 
-        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with (
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+            mock_test_cases_by_execution(cases.get),
+        ):
             engine = cls(boto3.client("stepfunctions", region_name=REGION), cases)
-            execution_class._get_start_execution_worker = worker_with_mocks
             retrier_module.time = types.SimpleNamespace(sleep=engine.retry_delays.append)
             mock_module.CustomErrorName = mocked_error_name
             execute_state_class._construct_error_output_value = staticmethod(
@@ -242,19 +236,23 @@ class MotoEngine(Engine):
                 engine._create()
                 yield engine
             finally:
-                execution_class._get_start_execution_worker = original_worker
                 retrier_module.time = original_time
                 mock_module.CustomErrorName = CustomErrorName
                 execute_state_class._construct_error_output_value = staticmethod(
                     original_error_output
                 )
 
-    def _create(self) -> None:
+    @classmethod
+    def definition(cls) -> str:
+        """The rendered ASL as this engine runs it (item 4: Athena through aws-sdk resources)."""
         definition = render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS)
-        for optimized, sdk in self._ATHENA_SWAP.items():
+        for optimized, sdk in cls._ATHENA_SWAP.items():
             definition = definition.replace(f'"{optimized}"', f'"{sdk}"')
+        return definition
+
+    def _create(self) -> None:
         self._arn = self._client.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
+            name=STATE_MACHINE_NAME, definition=self.definition(), roleArn=ROLE_ARN
         )["stateMachineArn"]
 
     def run(self, test_case: str, execution_input: dict[str, Any]) -> ExecutionResult:
@@ -266,6 +264,29 @@ class MotoEngine(Engine):
         )["executionArn"]
         description = _wait_terminal(self._client, arn, timeout=60, interval=0.02)
         return ExecutionResult.from_history(description, _history(self._client, arn))
+
+
+@contextmanager
+def mock_test_cases_by_execution(case_for: Callable[[str], Any]) -> Iterator[None]:
+    """Hand each execution moto starts the MockTestCase `case_for(execution name)` (None: no
+    mocks), as Step Functions Local does with `<arn>#<TestCase>`: moto 5.2.5 has the mocking
+    machinery but never gives a test case to the execution worker, in-process or in its server.
+    """
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    execution_class: Any = Execution  # a moto internal, patched on purpose and restored
+    original_worker = execution_class._get_start_execution_worker
+
+    def worker_with_mocks(execution: Any) -> Any:
+        worker = original_worker(execution)
+        worker._mock_test_case = case_for(execution.name)
+        return worker
+
+    execution_class._get_start_execution_worker = worker_with_mocks
+    try:
+        yield
+    finally:
+        execution_class._get_start_execution_worker = original_worker
 
 
 def mock_test_case(config: dict[str, Any], test_case: str) -> Any:
