@@ -154,6 +154,20 @@ override_resource {
 }
 
 override_resource {
+  target = aws_cloudwatch_log_group.glue_job["output"]
+  values = {
+    arn = "arn:aws:logs:sa-east-1:123456789012:log-group:/aws-glue/jobs/b3-quotes-transform/output"
+  }
+}
+
+override_resource {
+  target = aws_cloudwatch_log_group.glue_job["error"]
+  values = {
+    arn = "arn:aws:logs:sa-east-1:123456789012:log-group:/aws-glue/jobs/b3-quotes-transform/error"
+  }
+}
+
+override_resource {
   target = aws_glue_security_configuration.lake
 }
 

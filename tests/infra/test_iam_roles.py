@@ -92,7 +92,9 @@ _SCRIPT = STACK.object_arn("artifacts/glue/transform_job.py")
 _WHEEL = STACK.object_arn("artifacts/glue/b3pipeline-0.1.0-py3-none-any.whl")
 _REFINED_FILE = STACK.object_arn("refined/quotes_daily/dt=2025-08-29/ticker=PETR4/part-0.parquet")
 _STATE_MACHINE = STACK.arn("states", f"stateMachine:{STACK.state_machine_name}")
-_GLUE_OUTPUT = STACK.arn("logs", "log-group:/aws-glue/jobs/output")
+# The job's own log groups (--custom-logGroup-prefix, terraform/glue.tf).
+_GLUE_LOG_PREFIX = f"/aws-glue/jobs/{PROJECT}-transform"
+_GLUE_OUTPUT = STACK.arn("logs", f"log-group:{_GLUE_LOG_PREFIX}/output")
 
 
 def _log_stream(group: str) -> str:
@@ -122,8 +124,8 @@ DOCUMENTED_NEEDS: dict[str, list[tuple[str, Need]]] = {
         (_GLUE_ROLE, Need("s3:GetObject", _SCRIPT)),
         (_GLUE_ROLE, Need("s3:GetObject", _WHEEL)),
         (_GLUE_LOGS, Need("logs:CreateLogGroup", _GLUE_OUTPUT)),
-        (_GLUE_LOGS, Need("logs:CreateLogStream", _log_stream("/aws-glue/jobs/output"))),
-        (_GLUE_LOGS, Need("logs:PutLogEvents", _log_stream("/aws-glue/jobs/error"))),
+        (_GLUE_LOGS, Need("logs:CreateLogStream", _log_stream(f"{_GLUE_LOG_PREFIX}/output"))),
+        (_GLUE_LOGS, Need("logs:PutLogEvents", _log_stream(f"{_GLUE_LOG_PREFIX}/error"))),
         (
             _GLUE_METRICS,
             Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Glue"}),
