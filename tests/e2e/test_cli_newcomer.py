@@ -115,6 +115,14 @@ def test_no_network_fails_at_once_in_one_line_pointing_to_the_demo(tmp_path: Pat
     )
     assert files(tmp_path / "lake") == {}
 
+    # With every log shown, urllib3's retries would appear (at DEBUG): there is none.
+    verbose = b3pipeline(
+        "run", "-v", "--lake", str(tmp_path / "lake"), env={**env, "LOG_LEVEL": "DEBUG"}
+    )
+    assert verbose.returncode == 1
+    assert "Retrying" not in verbose.stderr, verbose.stderr
+    assert verbose.stderr.splitlines()[-1] == error
+
 
 # --------------------------------------------------------------------------- windows
 
