@@ -63,14 +63,16 @@ def test_make_clean_deletes_what_the_project_made_and_never_a_lake(tmp_path: Pat
         (path / "raw").mkdir(parents=True)
         (path / "raw" / "quotes.parquet").write_text("a user's data")
 
-    make("clean", cwd=repo, env={**os.environ, "LAKE": str(kept["environment"])})
-    make("clean", f"LAKE={kept['command line']}", cwd=repo)
-    make("clean", "LAKE=.", cwd=repo)
-
-    for why, path in kept.items():
-        assert (path / "raw" / "quotes.parquet").read_text() == "a user's data", why
+    for args, env in (
+        ((), {**os.environ, "LAKE": str(kept["environment"])}),
+        ((f"LAKE={kept['command line']}",), None),
+        (("LAKE=.",), None),
+    ):
+        make("clean", *args, cwd=repo, env=env)
+        for why, path in kept.items():
+            assert (path / "raw" / "quotes.parquet").read_text() == "a user's data", (why, args)
+        assert [folder for folder in made if (repo / folder).exists()] == []
     assert (repo / "Makefile").is_file()
-    assert [folder for folder in made if (repo / folder).exists()] == []
 
 
 def test_the_example_tfvars_and_the_docs_give_the_default_tickers() -> None:
