@@ -9,6 +9,9 @@ TICKERS ?= PETR4
 LAKE ?= ./lake
 PYTEST_ARGS ?=
 FAKE_BRAPI_PORT ?= 8765
+# The demo's lake is the project's own folder, never $(LAKE): `make clean` may delete it,
+# and the stand-in's 2022 history stays out of a lake of real BRAPI data.
+DEMO_LAKE := demo-lake
 
 .PHONY: help
 help: ## List the commands
@@ -39,19 +42,27 @@ venv: $(SPARK_STAMP) ## Create or refresh .venv with the pinned dev dependencies
 run: $(VENV_STAMP) ## Run the pipeline locally: PETR4 into ./lake (TICKERS=, LAKE=, BRAPI_BASE_URL= to change)
 	$(BIN)/b3pipeline run --tickers $(TICKERS) --lake $(LAKE)
 
+# A stand-in already answering on the port (`make fake-brapi` in another terminal) is used
+# as is; a port held by another program stops the demo with one line naming it.
 .PHONY: demo
-demo: $(VENV_STAMP) ## Offline demo: serve real PETR4 history on a loopback fake BRAPI and run against it
+demo: $(VENV_STAMP) ## Offline demo: a loopback fake BRAPI (real PETR4 history) -> backfill -> run -> SQL, into ./demo-lake
 	@set -e; \
-	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT; \
-	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) --wait; \
-	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline backfill --tickers PETR4 \
-		--start 2022-01-03 --end 2022-09-09 --lake $(LAKE); \
-	BRAPI_BASE_URL=http://127.0.0.1:$(FAKE_BRAPI_PORT) $(BIN)/b3pipeline run --tickers PETR4 --lake $(LAKE); \
-	$(BIN)/b3pipeline query --file sql/latest_signals.sql --lake $(LAKE)
+	url=http://127.0.0.1:$(FAKE_BRAPI_PORT); \
+	state=$$($(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) --status); \
+	if [ "$$state" = running ]; then \
+		echo "Using the BRAPI stand-in already running on $$url"; \
+	else \
+		$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) --quiet & server=$$!; \
+		trap 'kill $$server 2>/dev/null || true' EXIT; \
+		$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT) --wait; \
+	fi; \
+	export BRAPI_BASE_URL=$$url; \
+	$(BIN)/b3pipeline backfill --tickers PETR4 --start 2022-01-03 --end 2022-09-09 --lake $(DEMO_LAKE); \
+	$(BIN)/b3pipeline run --tickers PETR4 --lake $(DEMO_LAKE); \
+	$(BIN)/b3pipeline query --file sql/latest_signals.sql --lake $(DEMO_LAKE)
 
 .PHONY: fake-brapi
-fake-brapi: $(VENV_STAMP) ## Serve real PETR4 history on 127.0.0.1:8765 (a BRAPI stand-in; FAKE_BRAPI_PORT=)
+fake-brapi: $(VENV_STAMP) ## Serve PETR4 daily bars 2018-09-12..2022-09-09 as BRAPI on 127.0.0.1:8765 (FAKE_BRAPI_PORT=)
 	$(BIN)/python -m tests.support.fake_brapi --port $(FAKE_BRAPI_PORT)
 
 ##@ Test and quality
@@ -110,9 +121,11 @@ fmt: $(VENV_STAMP) ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Only what the project itself creates, at fixed paths: never $(LAKE), which may be a
+# user's real lake (LAKE=/data/b3) and comes from the environment.
 .PHONY: clean
-clean: ## Remove build outputs and the local lake
-	rm -rf build dist $(LAKE) .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove build outputs, caches and the demo's lake (./demo-lake); never a LAKE=
+	rm -rf build dist $(DEMO_LAKE) .pytest_cache .mypy_cache .ruff_cache
 
 ##@ Package and deploy (AWS; see docs/deploy.md)
 TF ?= terraform
@@ -159,7 +172,7 @@ lint-asl: $(NODE_STAMP) ## Validate statemachine/pipeline.asl.json with asl-vali
 	npx --no-install asl-validator --json-path statemachine/pipeline.asl.json
 
 .PHONY: sfn-local
-sfn-local: ## Start Step Functions Local (Docker) with the mock config, on port $(SFN_LOCAL_PORT)
+sfn-local: ## Start Step Functions Local (Docker) with the mock config, on port 8083 (SFN_LOCAL_PORT=)
 	docker rm -f b3-sfn-local >/dev/null 2>&1 || true
 	docker run --detach --name b3-sfn-local -p $(SFN_LOCAL_PORT):8083 \
 		--mount type=bind,readonly,source=$(CURDIR)/statemachine/test/mock_config.json,destination=/home/StepFunctionsLocal/MockConfigFile.json \

@@ -47,12 +47,26 @@ class BrapiUnavailableError(BrapiError):
     """Connection errors, 429 or 5xx that persisted through every retry."""
 
 
+class BrapiHostNotFoundError(BrapiError):
+    """BRAPI's host name does not resolve (no network, or a mistyped BRAPI_BASE_URL): not
+    transient, so not retried."""
+
+
+class NoQuotesError(B3PipelineError):
+    """No quote in the window asked: the source has none (and the window is not a few
+    closed days), or the lake has none to check. Nothing is written."""
+
+
 class BrapiPayloadError(BrapiError):
     """BRAPI answered 200 with a body that cannot be trusted (nothing is written)."""
 
 
 class LakeError(B3PipelineError):
     """The lake cannot be read or written."""
+
+
+class LakeNotFoundError(LakeError):
+    """A command that only reads was given a lake folder that does not exist."""
 
 
 class ManifestError(LakeError):

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from b3pipeline.errors import LakeError
+from b3pipeline.errors import LakeError, LakeNotFoundError
 from b3pipeline.manifest import MANIFEST_FILE
 from b3pipeline.settings import DEFAULT_IO_CONCURRENCY
 
@@ -137,6 +137,11 @@ def partition_values(column: str, first: str, last: str) -> list[str]:
 def _hive_values(folders: Sequence[str]) -> dict[str, str]:
     """{column: value} of the `column=value` folders of a key (other folders are skipped)."""
     return dict(folder.split("=", 1) for folder in folders if "=" in folder)
+
+
+def partition_of(table: str, key: str) -> Partition:
+    """The Partition of a file key under `table` (e.g. a raw key about to be written)."""
+    return Partition(values=_hive_values(key[len(table) + 1 :].split("/")[:-1]), key=key)
 
 
 def _hidden(name: str) -> bool:
@@ -414,9 +419,14 @@ class Lake:
         uri: str,
         concurrency: int = DEFAULT_IO_CONCURRENCY,
         s3: S3Client | None = None,
+        *,
+        create: bool = True,
     ) -> Lake:
         """Open `s3://bucket[/prefix]` or a local folder (created if missing).
 
+        `create=False` is for commands that only read: a local folder that does not exist
+        raises LakeNotFoundError and nothing is created (an S3 prefix has no existence of
+        its own; a missing bucket fails on the first request).
         `s3` replaces the client built from the AWS variables (tests, benchmarks).
         """
         if not uri:
@@ -431,6 +441,10 @@ class Lake:
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")
         root_path = Path(uri).resolve()
+        if not create:
+            if not root_path.is_dir():
+                raise LakeNotFoundError(f"the lake folder {root_path} does not exist")
+            return cls(str(root_path), _LocalStore(root_path), concurrency)
         try:
             root_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -107,6 +107,95 @@ def bars_to_table(bars: Sequence[DailyBar], ingested_at: datetime, request_range
     return pa.Table.from_pydict(columns, schema=schema.RAW_QUOTES)
 
 
+@dataclass(frozen=True)
+class RawBatch:
+    """Fetched, validated bars as raw files, not yet written (see `fetch_raw`)."""
+
+    run_id: str
+    tickers: list[str]
+    history: QuoteHistory
+    ingested_at: datetime
+    tables: dict[str, pa.Table]  # raw file key -> its rows, by key
+    files: list[ManifestFile]
+    dates: list[str]  # ISO trade dates, sorted
+
+    @property
+    def rows(self) -> int:
+        return sum(file.rows for file in self.files)
+
+
+def fetch_raw(
+    source: QuoteSource,
+    tickers: Sequence[str],
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> RawBatch:
+    """Fetch and validate the window (or the latest trading days) and build one raw file's
+    rows per date and ticker, in memory: nothing is written."""
+    symbols = validate_tickers(tickers)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    history = source.fetch_daily_history(symbols, start, end)
+
+    by_partition: dict[tuple[date, str], list[DailyBar]] = {}
+    for bar in history.bars:
+        by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
+    tables: dict[str, pa.Table] = {}
+    files: list[ManifestFile] = []
+    for (trade_date, ticker), bars in sorted(by_partition.items()):
+        key = raw_quotes_key(trade_date, ticker)
+        tables[key] = bars_to_table(bars, moment, history.request_range)
+        files.append(ManifestFile(key=key, rows=len(bars)))
+    return RawBatch(
+        run_id=run_id or new_run_id(moment),
+        tickers=symbols,
+        history=history,
+        ingested_at=moment,
+        tables=tables,
+        files=files,
+        dates=sorted({trade_date.isoformat() for trade_date, _ in by_partition}),
+    )
+
+
+def write_raw(
+    lake: Lake,
+    batch: RawBatch,
+    *,
+    producer: str = SCRAPER_PRODUCER,
+    execution_arn: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScrapeResult:
+    """Write the batch's raw files concurrently on the lake's I/O pool, then its manifest.
+
+    A failed write stops the run before the manifest. Rewriting a day replaces its file,
+    so reruns never duplicate rows (and repair a failed run). The manifest is written
+    last: its presence means every file it lists is complete.
+    """
+    writes = [(key, partial(parquet_bytes, table)) for key, table in batch.tables.items()]
+    lake.write_many(writes, RAW_WRITE_PHASE, progress)
+    manifest = Manifest(
+        run_id=batch.run_id,
+        producer=producer,
+        tickers=batch.tickers,
+        dates=batch.dates,
+        files=batch.files,
+        created_at=batch.ingested_at.isoformat().replace("+00:00", "Z"),
+        execution_arn=execution_arn,
+    )
+    key = manifest_key(batch.run_id)
+    lake.write_bytes(key, manifest.to_json().encode("utf-8"))
+    return ScrapeResult(
+        run_id=batch.run_id,
+        tickers=batch.tickers,
+        dates=batch.dates,
+        rows=manifest.rows,
+        manifest_key=key,
+        files=batch.files,
+    )
+
+
 def scrape(
     source: QuoteSource,
     lake: Lake,
@@ -123,46 +212,7 @@ def scrape(
     """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
 
     Every bar is fetched and validated, and every file's rows built, before the first
-    write, so a bad payload writes nothing. The files are written concurrently on the
-    lake's I/O pool; a failed write stops the run before the manifest. Rewriting a day
-    replaces its file, so reruns never duplicate rows (and repair a failed run). The
-    manifest is written last: its presence means every file it lists is complete.
+    write, so a bad payload writes nothing (`fetch_raw`, then `write_raw`).
     """
-    symbols = validate_tickers(tickers)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    run = run_id or new_run_id(moment)
-    history = source.fetch_daily_history(symbols, start, end)
-
-    by_partition: dict[tuple[date, str], list[DailyBar]] = {}
-    for bar in history.bars:
-        by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
-
-    files: list[ManifestFile] = []
-    writes = []
-    for (trade_date, ticker), bars in sorted(by_partition.items()):
-        key = raw_quotes_key(trade_date, ticker)
-        table = bars_to_table(bars, moment, history.request_range)
-        writes.append((key, partial(parquet_bytes, table)))
-        files.append(ManifestFile(key=key, rows=len(bars)))
-    lake.write_many(writes, RAW_WRITE_PHASE, progress)
-
-    dates = sorted({trade_date.isoformat() for trade_date, _ in by_partition})
-    manifest = Manifest(
-        run_id=run,
-        producer=producer,
-        tickers=symbols,
-        dates=dates,
-        files=files,
-        created_at=moment.isoformat().replace("+00:00", "Z"),
-        execution_arn=execution_arn,
-    )
-    key = manifest_key(run)
-    lake.write_bytes(key, manifest.to_json().encode("utf-8"))
-    return ScrapeResult(
-        run_id=run,
-        tickers=symbols,
-        dates=dates,
-        rows=manifest.rows,
-        manifest_key=key,
-        files=files,
-    )
+    batch = fetch_raw(source, tickers, start, end, run_id=run_id, now=now)
+    return write_raw(lake, batch, producer=producer, execution_arn=execution_arn, progress=progress)

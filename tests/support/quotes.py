@@ -57,4 +57,11 @@ class StaticQuoteSource:
             and (end is None or b.trade_date <= end)
         ]
         selected.sort(key=lambda b: (b.ticker, b.trade_date))
-        return QuoteHistory(bars=selected, request_range=self.request_range, requested_at=None)
+        spans: dict[str, tuple[date, date]] = {}
+        for ticker in tickers:  # like BRAPI, it returns every bar it has; the client filters
+            days = [b.trade_date for b in self.bars if b.ticker == ticker]
+            if days:
+                spans[ticker] = (min(days), max(days))
+        return QuoteHistory(
+            bars=selected, request_range=self.request_range, requested_at=None, spans=spans
+        )

@@ -10,7 +10,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from b3pipeline.catalog import LocalCatalog, athena_to_duckdb, read_sql_file, window_parameters
+from b3pipeline.catalog import (
+    LocalCatalog,
+    athena_to_duckdb,
+    parameter_count,
+    read_sql_file,
+    window_parameters,
+)
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake, quotes_daily_key
 from b3pipeline.quality import QualityReport, quality_check_parameters, run_quality_check
@@ -176,3 +182,25 @@ def test_invalid_sql_is_a_query_error(lake: Lake) -> None:
         catalog.run_sql("SELECT no_such_column FROM quotes_daily")
     with pytest.raises(QueryError, match="one SQL statement"):
         athena_to_duckdb("SELECT 1; SELECT 2")
+
+
+def test_a_syntax_error_is_one_plain_line_saying_where() -> None:
+    with pytest.raises(QueryError) as info:
+        athena_to_duckdb("SELEC nope FROM quotes_daily")
+    assert str(info.value) == (
+        "the query is not valid Athena SQL: Invalid expression / Unexpected token at line 1, "
+        "column 15 (near 'SELEC nope FROM')"
+    )  # sqlglot's own message underlines the token with terminal escape codes
+
+
+def test_parameters_must_match_the_placeholders(lake: Lake) -> None:
+    quality_sql = read_sql_file("quality_check.sql")
+    assert parameter_count(quality_sql) == len(quality_check_parameters(START, END, TICKERS))
+    with LocalCatalog(lake) as catalog:
+        with pytest.raises(QueryError) as info:
+            catalog.run_sql(quality_sql)
+        expected = len(quality_check_parameters(START, END, TICKERS))
+        assert str(info.value) == (
+            f"the query takes {expected} `?` parameter(s) and 0 value(s) were given"
+        )
+        assert catalog.run_sql("SELECT ? AS one", [1]).rows == [(1,)]
