@@ -240,7 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Commands for the stack `make deploy` built (region and ARNs default to "
         "Terraform's outputs).",
     )
-    aws_commands = aws.add_subparsers(dest="aws_command", required=True, metavar="<command>")
+    aws_commands = aws.add_subparsers(
+        dest="aws_command",
+        required=True,
+        metavar="<command>",
+        help="what to do with the deployed stack",
+    )
     aws_run = _command(
         aws_commands,
         "run",

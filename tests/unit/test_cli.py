@@ -8,6 +8,7 @@ import logging
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,11 +214,21 @@ def test_table_has_one_number_format_per_column() -> None:
     ]
 
 
+def _subcommands(parser: argparse.ArgumentParser, prefix: str) -> dict[str, Any]:
+    """Every (nested) subcommand of a parser by its full name, e.g. `aws run`."""
+    found: dict[str, Any] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                found[f"{prefix}{name}"] = command
+                found.update(_subcommands(command, f"{prefix}{name} "))
+    return found
+
+
 def test_every_command_and_option_explains_itself() -> None:
-    parser = cli.build_parser()
-    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"run", "backfill", "transform", "check", "query"}
-    for name, command in commands.choices.items():
+    commands = _subcommands(cli.build_parser(), "")
+    assert set(commands) == {"run", "backfill", "transform", "check", "query", "aws", "aws run"}
+    for name, command in commands.items():
         assert command.description, f"`b3pipeline {name} --help` has no description"
         for action in command._actions:
             assert action.help, f"`b3pipeline {name}` option {action.dest} has no help"

@@ -62,6 +62,7 @@ def test_catalog_database_needs_an_s3_lake_and_nothing_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lake = tmp_path / "lake"
+    lake.mkdir()  # transform only reads: the lake must exist
     window = ["--start", "2025-08-25", "--end", "2025-08-29"]
     arguments = ["transform", *window, "--lake", str(lake), "--catalog-database", "b3_lake"]
     assert cli.main(arguments) == 1
