@@ -326,9 +326,10 @@ data "aws_iam_policy_document" "glue_job" {
 
   statement {
     # b3pipeline.catalog_registration: GetTable once per table (its storage descriptor and
-    # schema), then BatchCreatePartition. Nothing else: the tables are Terraform's.
+    # schema), BatchCreatePartition for the files the run wrote, BatchDeletePartition for
+    # those it deleted. Nothing else: the tables are Terraform's.
     sid     = "RegisterPartitions"
-    actions = ["glue:GetTable", "glue:BatchCreatePartition"]
+    actions = ["glue:GetTable", "glue:BatchCreatePartition", "glue:BatchDeletePartition"]
     resources = concat(
       [local.glue_catalog_arn, aws_glue_catalog_database.lake.arn],
       [for t in aws_glue_catalog_table.lake : t.arn],
@@ -403,9 +404,12 @@ resource "aws_glue_job" "transform" {
     "--enable-continuous-cloudwatch-log" = "true"
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
-    # A default argument, not one the state machine sends: every run of the job, also one
-    # started by hand, registers its partitions (b3pipeline.catalog_registration).
+    # Default arguments, not ones the state machine sends: every run of the job, also one
+    # started by hand, registers its partitions (b3pipeline.catalog_registration), and
+    # every AWS client it makes, on the driver and the executors, uses this region (whether
+    # Glue sets one in a job's environment is not documented).
     "--catalog_database" = aws_glue_catalog_database.lake.name
+    "--aws_region"       = local.region
   }
 
   lifecycle {

@@ -104,3 +104,37 @@ def test_bad_event_is_rejected_before_any_work(
             FakeLambdaContext(function_name="b3-scraper"),
         )
     assert not (tmp_path / "lake" / "raw").exists()
+
+
+def test_the_token_is_read_in_the_functions_region(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SSM client is made for AWS_REGION (Lambda always sets it): a parameter that only
+    exists in that region is found whatever AWS_DEFAULT_REGION says."""
+    monkeypatch.setenv("BRAPI_TOKEN_PARAMETER", "/b3/brapi-token")
+    monkeypatch.setenv("AWS_REGION", "sa-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    module = _load_handler()
+    tokens = _fake_client(module, monkeypatch)
+    with mock_aws():
+        boto3.client("ssm", region_name="sa-east-1").put_parameter(
+            Name="/b3/brapi-token", Value="from-sa-east-1", Type="SecureString"
+        )
+        module.lambda_handler(
+            {"tickers": ["PETR4"], "run_date": None}, FakeLambdaContext(function_name="b3-scraper")
+        )
+    assert tokens == ["from-sa-east-1"]
+
+
+def test_an_s3_lake_without_a_region_fails_loudly(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKE_URI", "s3://b3-lake")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    module = _load_handler()
+    _fake_client(module, monkeypatch)
+    with pytest.raises(SettingsError, match="AWS_REGION is not set"):
+        module.lambda_handler(
+            {"tickers": ["PETR4"], "run_date": None}, FakeLambdaContext(function_name="b3-scraper")
+        )
