@@ -394,11 +394,14 @@ resource "aws_glue_job" "transform" {
   # Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
   default_arguments = {
     "--job-language" = "python"
-    # pip installs the core wheel (and whatever of its requirements Glue lacks) on the
-    # driver and on every executor, where the per-ticker tasks import it.
-    "--additional-python-modules"    = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
-    "--enable-metrics"               = "true"
-    "--enable-observability-metrics" = "true"
+    # pip installs the core wheel on the driver and on every executor, where the per-ticker
+    # tasks import it. Its requirements are all among the libraries Glue 5.1 provides
+    # (tests/spark/test_glue_provided_libraries.py), so pip never needs an index:
+    # --no-index makes a run fail at once rather than reach PyPI.
+    "--additional-python-modules"       = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    "--python-modules-installer-option" = "--no-index"
+    "--enable-metrics"                  = "true"
+    "--enable-observability-metrics"    = "true"
     # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
     # to /aws-glue/jobs/output; Spark's to /aws-glue/jobs/error); set explicitly all the same.
     "--enable-continuous-cloudwatch-log" = "true"

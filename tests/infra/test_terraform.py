@@ -518,6 +518,9 @@ def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> 
     # carry one).
     assert arguments["--catalog_database"] == "${aws_glue_catalog_database.lake.name}"
     assert arguments["--aws_region"] == "${local.region}"
+    # The wheel's requirements are all provided by Glue 5.1 (tests/spark/
+    # test_glue_provided_libraries.py): pip must never reach an index.
+    assert arguments["--python-modules-installer-option"] == "--no-index"
     script = package.GLUE_SCRIPT.read_text(encoding="utf-8")
     own = {
         name
