@@ -84,6 +84,25 @@ class Expected:
     concurrent_from: str | None = None
 
 
+# Still running, or only ever showing an earlier crawl, at the last poll.
+CRAWLER_TIMED_OUT = Expected(
+    SCHEDULED,
+    "FAILED",
+    [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * FAST["crawler_max_polls"], "Crawler Timed Out", *FAILED],
+    error="B3Pipeline.CrawlerTimeout",
+    failed_state="Crawler Finished?",
+    cause_prefix="No crawl started by this run (at ",
+)
+
+SCRAPER_RESULT_INVALID = Expected(
+    SCHEDULED,
+    "FAILED",
+    [*SCRAPED[:-1], "Batch Invalid", *FAILED],
+    error="B3Pipeline.BatchCheckFailed",
+    failed_state="Batch Valid?",
+    cause_prefix="A batch must have tickers",
+)
+
 CASES: dict[str, Expected] = {
     "HappyScheduledRun": Expected(SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN),
     "S3TriggeredRun": Expected(
@@ -184,21 +203,7 @@ CASES: dict[str, Expected] = {
         failed_state="Crawler Finished?",
         cause_prefix="The crawler stopped without a successful crawl",
     ),
-    "CrawlerNeverFinishes": Expected(
-        SCHEDULED,
-        "FAILED",
-        [
-            *SCRAPED,
-            *TRANSFORM,
-            *CRAWL,
-            *POLL * FAST["crawler_max_polls"],
-            "Crawler Timed Out",
-            *FAILED,
-        ],
-        error="B3Pipeline.CrawlerTimeout",
-        failed_state="Crawler Finished?",
-        cause_prefix="No crawl started by this run (at ",
-    ),
+    "CrawlerNeverFinishes": CRAWLER_TIMED_OUT,
     # Right after StartCrawler the crawler can still show READY with an earlier crawl as
     # LastCrawl: that crawl is not judged; the loop waits for the one this run started.
     "CrawlerShowsEarlierCrawlFirst": Expected(
@@ -206,21 +211,8 @@ CASES: dict[str, Expected] = {
         "SUCCEEDED",
         [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * 3, *QUALITY, "Pipeline Succeeded"],
     ),
-    "CrawlerNeverStartsThisRunsCrawl": Expected(
-        SCHEDULED,
-        "FAILED",
-        [
-            *SCRAPED,
-            *TRANSFORM,
-            *CRAWL,
-            *POLL * FAST["crawler_max_polls"],
-            "Crawler Timed Out",
-            *FAILED,
-        ],
-        error="B3Pipeline.CrawlerTimeout",
-        failed_state="Crawler Finished?",
-        cause_prefix="No crawl started by this run (at ",
-    ),
+    # The crawler only ever shows the earlier crawl: the loop never judges it, and times out.
+    "CrawlerNeverStartsThisRunsCrawl": CRAWLER_TIMED_OUT,
     "QualityQueryFailure": Expected(
         SCHEDULED,
         "FAILED",
@@ -273,23 +265,10 @@ CASES: dict[str, Expected] = {
             ' ["total_violations"]'
         ),
     ),
-    # A Lambda that breaks its output contract: never a ResultSelector's States.Runtime.
-    "ScraperBrokeItsContract": Expected(
-        SCHEDULED,
-        "FAILED",
-        [*SCRAPED[:-1], "Batch Invalid", *FAILED],
-        error="B3Pipeline.BatchCheckFailed",
-        failed_state="Batch Valid?",
-        cause_prefix="A batch must have tickers",
-    ),
-    "ScraperReturnedNull": Expected(
-        SCHEDULED,
-        "FAILED",
-        [*SCRAPED[:-1], "Batch Invalid", *FAILED],
-        error="B3Pipeline.BatchCheckFailed",
-        failed_state="Batch Valid?",
-        cause_prefix="A batch must have tickers",
-    ),
+    # A Lambda that breaks its output contract (an errorMessage object, null): never a
+    # ResultSelector's States.Runtime.
+    "ScraperBrokeItsContract": SCRAPER_RESULT_INVALID,
+    "ScraperReturnedNull": SCRAPER_RESULT_INVALID,
     # A full market: 400 tickers, four quality queries (test_pipeline_contracts checks each
     # ExecutionParameter against Athena's limit).
     "FullMarketQualityBatches": Expected(

@@ -47,17 +47,14 @@ def moto(engine: Engine) -> MotoEngine:
     return engine
 
 
+def _task(**fields: Any) -> dict[str, Any]:
+    """A Lambda Task state with `fields` added."""
+    return {"Type": "Task", "Resource": LAMBDA, "Parameters": {"FunctionName": FUNCTION}, **fields}
+
+
 def _machine(task: dict[str, Any]) -> dict[str, Any]:
     """A Task named Call (Retry and Catch on States.ALL unless given) and a catch Handler."""
-    call = {
-        "Type": "Task",
-        "Resource": LAMBDA,
-        "Parameters": {"FunctionName": FUNCTION},
-        "Retry": RETRY_ALL,
-        "Catch": CATCH_ALL,
-        "End": True,
-        **task,
-    }
+    call = _task(**{"Retry": RETRY_ALL, "Catch": CATCH_ALL, "End": True, **task})
     return {
         "StartAt": "Call",
         "States": {"Call": call, "Handler": {"Type": "Pass", "End": True}},
@@ -116,14 +113,7 @@ def test_a_states_error_leaves_a_map_iteration_as_itself(moto: MotoEngine) -> No
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "INLINE"},
                     "StartAt": "Call",
-                    "States": {
-                        "Call": {
-                            "Type": "Task",
-                            "Resource": LAMBDA,
-                            "Parameters": {"FunctionName": FUNCTION},
-                            "End": True,
-                        }
-                    },
+                    "States": {"Call": _task(End=True)},
                 },
                 "Catch": [{**CATCH_ALL[0], "ErrorEquals": ["States.TaskFailed"]}],
                 "End": True,
@@ -143,14 +133,9 @@ def test_mocked_responses_follow_the_invocation_number(moto: MotoEngine) -> None
     definition = {
         "StartAt": "Call",
         "States": {
-            "Call": {
-                "Type": "Task",
-                "Resource": LAMBDA,
-                "Parameters": {"FunctionName": FUNCTION},
-                "ResultSelector": {"answer.$": "$.Payload"},
-                "ResultPath": "$.last",
-                "Next": "Done?",
-            },
+            "Call": _task(
+                ResultSelector={"answer.$": "$.Payload"}, ResultPath="$.last", Next="Done?"
+            ),
             "Done?": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.last.answer", "StringEquals": "d", "Next": "End"}],
