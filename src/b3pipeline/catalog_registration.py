@@ -564,18 +564,19 @@ class GluePartitionCatalog:
         )
 
 
-def glue_partition_catalog(database: str, region: str) -> GluePartitionCatalog:
+def glue_partition_catalog(database: str, region: str | None = None) -> GluePartitionCatalog:
     """The Glue Data Catalog `database` in `region` through a boto3 client (endpoint from the
-    standard AWS settings). The region is always given: the Glue job's environment is not
-    documented to name one. botocore retries each call only a little: the registration's own
-    backoff (`Backoff`) is the retry policy, and the two would multiply.
+    standard AWS settings). The region must be given, never left to the environment: the Glue
+    job's is not documented to name one. botocore retries each call only a little: the
+    registration's own backoff (`Backoff`) is the retry policy, and the two would multiply.
     """
     import boto3  # only the Glue side needs it
     from botocore.config import Config
 
-    if not region.strip():
+    if region is None or not region.strip():
         raise CatalogRegistrationError(
-            "no AWS region for the Glue Data Catalog: give the job --aws_region"
+            "no AWS region for the Glue Data Catalog: give the Glue job --aws_region (or the "
+            "lake's region)"
         )
     config = Config(
         retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60

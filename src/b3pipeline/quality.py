@@ -7,7 +7,7 @@ would not fit in one. So the gate runs the query once per batch of at most
 States.ArrayPartition), the local gate in a loop, and adds the counts up: every count of
 the query is a sum over (ticker, date) keys or rows, and the batches share no ticker.
 Why batches and not another way of naming the run's tickers:
-docs/adr/0006-quality-gate-in-ticker-batches.md.
+docs/adr/0007-quality-gate-in-ticker-batches.md.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from b3pipeline.catalog_registration import (
     GluePartitionCatalog,
     LocalPartitionCatalog,
     TablePartition,
+    glue_partition_catalog,
     glue_type,
     hive_partition,
     partitions_deleted,
@@ -716,3 +717,10 @@ def test_a_real_rerun_deregisters_what_it_deleted(tmp_path: Path, glue: Glue) ->
     assert (document["partitions"]["stale"], document["partitions"]["deregistered"]) == (2, 2)
     assert document["tables"]["quotes_daily"]["deregistered"] == 1
     assert document["catalog_current"] is True
+
+
+def test_the_glue_catalog_needs_a_region() -> None:
+    """Never the environment's (the Glue job's is not documented to carry one)."""
+    for region in (None, " "):
+        with pytest.raises(CatalogRegistrationError, match="no AWS region for the Glue"):
+            glue_partition_catalog("b3_lake", region)
