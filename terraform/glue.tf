@@ -341,9 +341,10 @@ data "aws_iam_policy_document" "glue_job" {
 
   statement {
     # b3pipeline.catalog_registration: GetTable once per table (its storage descriptor and
-    # schema), then BatchCreatePartition. Nothing else: the tables are Terraform's.
+    # schema), BatchCreatePartition for the files the run wrote, BatchDeletePartition for
+    # those it deleted. Nothing else: the tables are Terraform's.
     sid     = "RegisterPartitions"
-    actions = ["glue:GetTable", "glue:BatchCreatePartition"]
+    actions = ["glue:GetTable", "glue:BatchCreatePartition", "glue:BatchDeletePartition"]
     resources = concat(
       [local.glue_catalog_arn, aws_glue_catalog_database.lake.arn],
       [for t in aws_glue_catalog_table.lake : t.arn],
@@ -410,20 +411,26 @@ resource "aws_glue_job" "transform" {
   # Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
   default_arguments = {
     "--job-language" = "python"
-    # pip installs the core wheel (and whatever of its requirements Glue lacks) on the
-    # driver and on every executor, where the per-ticker tasks import it.
-    "--additional-python-modules"    = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
-    "--enable-metrics"               = "true"
-    "--enable-observability-metrics" = "true"
+    # pip installs the core wheel on the driver and on every executor, where the per-ticker
+    # tasks import it. Its requirements are all among the libraries Glue 5.1 provides
+    # (tests/spark/test_glue_provided_libraries.py), so pip never needs an index:
+    # --no-index makes a run fail at once rather than reach PyPI.
+    "--additional-python-modules"       = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    "--python-modules-installer-option" = "--no-index"
+    "--enable-metrics"                  = "true"
+    "--enable-observability-metrics"    = "true"
     # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
     # to <prefix>/output; Spark's to <prefix>/error); set explicitly all the same.
     "--enable-continuous-cloudwatch-log" = "true"
     "--custom-logGroup-prefix"           = local.glue_job_log_prefix
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
-    # A default argument, not one the state machine sends: every run of the job, also one
-    # started by hand, registers its partitions (b3pipeline.catalog_registration).
+    # Default arguments, not ones the state machine sends: every run of the job, also one
+    # started by hand, registers its partitions (b3pipeline.catalog_registration), and
+    # every AWS client it makes, on the driver and the executors, uses this region (whether
+    # Glue sets one in a job's environment is not documented).
     "--catalog_database" = aws_glue_catalog_database.lake.name
+    "--aws_region"       = local.region
   }
 
   lifecycle {

@@ -77,6 +77,10 @@ class TransformError(B3PipelineError):
     """The raw data cannot be turned into refined tables."""
 
 
+class TransformJobError(B3PipelineError):
+    """The Glue transform job failed; the message carries the cause and what to do."""
+
+
 class CatalogRegistrationError(B3PipelineError):
     """The catalog cannot take the run's partitions (database or table missing, access denied)."""
 

@@ -169,19 +169,22 @@ def _bucket_region(bucket: str) -> str:
     return str(region)
 
 
-def s3_client(bucket: str, concurrency: int = DEFAULT_IO_CONCURRENCY) -> S3Client:
+def s3_client(
+    bucket: str, concurrency: int = DEFAULT_IO_CONCURRENCY, region: str | None = None
+) -> S3Client:
     """A boto3 S3 client configured from the standard AWS variables.
 
-    The region comes from AWS_REGION / AWS_DEFAULT_REGION (Lambda and Glue set them), else
-    from the bucket itself; a wrong region would make every request fail. The endpoint
-    variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) let the same code reach moto,
-    LocalStack or another S3-compatible store. The connection pool matches the I/O pool.
+    The region is `region` when the caller knows it (the Glue job's --aws_region, a Lambda's
+    AWS_REGION), else AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own; a wrong region
+    would make every request fail. The endpoint variables (AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL) let the same code reach moto, LocalStack or another S3-compatible
+    store. The connection pool matches the I/O pool.
     """
     import boto3
     from botocore.config import Config
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         # An S3-compatible endpoint has no AWS region; SigV4 still needs a name to sign with.
         region = "us-east-1" if endpoint else _bucket_region(bucket)
@@ -420,6 +423,7 @@ class Lake:
         concurrency: int = DEFAULT_IO_CONCURRENCY,
         s3: S3Client | None = None,
         *,
+        region: str | None = None,
         create: bool = True,
     ) -> Lake:
         """Open `s3://bucket[/prefix]` or a local folder (created if missing).
@@ -427,7 +431,8 @@ class Lake:
         `create=False` is for commands that only read: a local folder that does not exist
         raises LakeNotFoundError and nothing is created (an S3 prefix has no existence of
         its own; a missing bucket fails on the first request).
-        `s3` replaces the client built from the AWS variables (tests, benchmarks).
+        `s3` replaces the client built from the AWS variables (tests, benchmarks); `region`
+        is the S3 client's region when the caller knows it (see s3_client).
         """
         if not uri:
             raise LakeError("the lake URI is empty: give s3://bucket[/prefix] or a folder path")
@@ -436,7 +441,7 @@ class Lake:
             if not root:
                 raise LakeError(f"{uri!r} names no bucket: use s3://bucket[/prefix]")
             bucket, _, prefix = root.partition("/")
-            client = s3 if s3 is not None else s3_client(bucket, concurrency)
+            client = s3 if s3 is not None else s3_client(bucket, concurrency, region)
             return cls(f"s3://{root}", _S3Store(client, bucket, prefix), concurrency)
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")

@@ -407,12 +407,17 @@ _CATALOG_TABLES = (
 
 
 def test_glue_job_role_registers_partitions_and_writes_summaries_only() -> None:
-    """GetTable and BatchCreatePartition (b3pipeline.catalog_registration) on the catalog,
-    the database and its tables, nothing more of Glue; PutObject under runs/transform/."""
+    """GetTable, BatchCreatePartition and BatchDeletePartition (b3pipeline.
+    catalog_registration) on the catalog, the database and its tables, nothing more of Glue;
+    PutObject under runs/transform/."""
     statements = _statements("glue_job")
     glue = [s for s in statements if any(a.startswith("glue:") for a in s["actions"])]
     assert len(glue) == 1
-    assert sorted(glue[0]["actions"]) == ["glue:BatchCreatePartition", "glue:GetTable"]
+    assert sorted(glue[0]["actions"]) == [
+        "glue:BatchCreatePartition",
+        "glue:BatchDeletePartition",
+        "glue:GetTable",
+    ]
     assert glue[0]["resources"] == _CATALOG_TABLES
     writes = {s["sid"]: s for s in statements if "s3:PutObject" in s["actions"]}
     assert writes["WriteRunSummary"]["resources"] == [_SUMMARIES]
@@ -490,13 +495,28 @@ def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> 
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
     assert arguments["--lake_uri"] == "${local.lake_uri}"
-    # Every run registers its partitions in the Terraform database (also one started by hand).
+    # Every run registers its partitions in the Terraform database (also one started by hand),
+    # with every client in the deployment's region (Glue's environment is not documented to
+    # carry one).
     assert arguments["--catalog_database"] == "${aws_glue_catalog_database.lake.name}"
+    assert arguments["--aws_region"] == "${local.region}"
+    # The wheel's requirements are all provided by Glue 5.1 (tests/spark/
+    # test_glue_provided_libraries.py): pip must never reach an index.
+    assert arguments["--python-modules-installer-option"] == "--no-index"
     script = package.GLUE_SCRIPT.read_text(encoding="utf-8")
-    own = {name for name in arguments if not name.startswith(("--enable-", "--job-", "--custom-"))}
-    assert own == {"--additional-python-modules", "--lake_uri", "--catalog_database"}
+    own = {
+        name
+        for name in arguments
+        if not name.startswith(("--enable-", "--job-", "--custom-", "--python-modules-"))
+    }
+    assert own == {
+        "--additional-python-modules",
+        "--lake_uri",
+        "--catalog_database",
+        "--aws_region",
+    }
     assert 'ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")' in script
-    assert 'OPTIONAL_ARGUMENTS = ("catalog_database",)' in script
+    assert 'OPTIONAL_ARGUMENTS = ("catalog_database", "aws_region")' in script
 
 
 def _allowed_values(condition: str, variable: str) -> set[str]:
