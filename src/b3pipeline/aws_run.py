@@ -326,12 +326,6 @@ class TaskCall:
         )
 
     @property
-    def is_quality_query(self) -> bool:
-        return self.resource_type in ("athena", "aws-sdk:athena") and self.resource.startswith(
-            "startQueryExecution"
-        )
-
-    @property
     def finished(self) -> bool:
         return self.output is not None or self.error is not None
 
@@ -349,7 +343,8 @@ class Timeline:
     """Turns history events, in id order, into progress lines and the Task calls made.
 
     Only the top-level states are told (a Map's or Parallel's inner states would repeat per
-    item); their Task calls are not recorded either.
+    item). Their Task calls are recorded, under the top-level state's name: a Map's
+    iterations interleave, so each call is followed along its events' previousEventId chain.
     """
 
     def __init__(self, started_at: datetime) -> None:
@@ -360,6 +355,7 @@ class Timeline:
         self.cause: str | None = None
         self.states_entered: list[str] = []
         self._depth = 0
+        self._nested_calls: dict[int, TaskCall] = {}  # by the id of the call's latest event
         self._state: str | None = None
         self._state_type = ""
         self._entered_at: datetime | None = None
@@ -390,6 +386,8 @@ class Timeline:
             self._depth = max(0, self._depth - 1)
             return []
         if self._depth:
+            if kind.startswith("Task"):
+                self._nested_task_event(kind, event)
             return []
         if kind.endswith("StateEntered"):
             return self._entered(kind[: -len("StateEntered")], event, at)
@@ -443,23 +441,29 @@ class Timeline:
         call = self.calls[-1] if self.calls and self.calls[-1].state == state else None
         if call is None:
             return []
-        if kind == "TaskSubmitted":
-            call.submitted = _json_object(event.get("taskSubmittedEventDetails", {}).get("output"))
-        elif kind == "TaskSucceeded":
-            output = event.get("taskSucceededEventDetails", {}).get("output")
-            call.output = _json_object(output) or {}
-        elif kind in ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"):
-            key = {
-                "TaskFailed": "taskFailedEventDetails",
-                "TaskTimedOut": "taskTimedOutEventDetails",
-                "TaskStartFailed": "taskStartFailedEventDetails",
-                "TaskSubmitFailed": "taskSubmitFailedEventDetails",
-            }[kind]
-            details = event.get(key, {})
-            call.error = str(details.get("error") or kind)
-            call.cause = details.get("cause")
+        _record_outcome(call, kind, event)
+        if call.error is not None and kind in _TASK_FAILURES:
             self._attempt_failure = call.error
         return []
+
+    def _nested_task_event(self, kind: str, event: Mapping[str, Any]) -> None:
+        """A Task event inside a Map or Parallel: recorded, never printed."""
+        if kind == "TaskScheduled":
+            details = event.get("taskScheduledEventDetails", {})
+            call = TaskCall(
+                state=self._state or "?",
+                resource_type=str(details.get("resourceType", "")),
+                resource=str(details.get("resource", "")),
+                parameters=_json_object(details.get("parameters")) or {},
+            )
+            self.calls.append(call)
+        else:
+            found = self._nested_calls.pop(_int(event.get("previousEventId")), None)
+            if found is None:
+                return
+            call = found
+            _record_outcome(call, kind, event)
+        self._nested_calls[_int(event.get("id"))] = call
 
     def last_call(self, predicate: Callable[[TaskCall], bool]) -> TaskCall | None:
         return next((call for call in reversed(self.calls) if predicate(call)), None)
@@ -474,6 +478,27 @@ class Timeline:
         if not isinstance(job_name, str) or not run_id:
             return None
         return call, job_name, run_id
+
+
+_TASK_FAILURES = {
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+}
+
+
+def _record_outcome(call: TaskCall, kind: str, event: Mapping[str, Any]) -> None:
+    """What a Task event after TaskScheduled says of its call."""
+    if kind == "TaskSubmitted":
+        call.submitted = _json_object(event.get("taskSubmittedEventDetails", {}).get("output"))
+    elif kind == "TaskSucceeded":
+        output = event.get("taskSucceededEventDetails", {}).get("output")
+        call.output = _json_object(output) or {}
+    elif kind in _TASK_FAILURES:
+        details = event.get(_TASK_FAILURES[kind], {})
+        call.error = str(details.get("error") or kind)
+        call.cause = details.get("cause")
 
 
 # -- the outcome ----------------------------------------------------------------------------------
@@ -561,6 +586,28 @@ class QualityDigest:
 
 
 @dataclass(frozen=True)
+class QualityGate:
+    """Every quality query of a run: the state machine runs one per batch of tickers (Run
+    Quality Checks, a Map), and the gate passes only when every batch passed."""
+
+    batches: tuple[QualityDigest, ...]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.batches) and all(batch.passed for batch in self.batches)
+
+    def describe(self) -> str:
+        if len(self.batches) == 1:
+            return self.batches[0].describe()
+        failed = [batch for batch in self.batches if not batch.passed]
+        if not failed:
+            return f"passed (total_violations 0 in each of {len(self.batches)} queries)"
+        shown = "; ".join(batch.describe().removeprefix("FAILED ") for batch in failed[:3])
+        more = f"; {len(failed) - 3} more" if len(failed) > 3 else ""
+        return f"FAILED in {len(failed)} of {len(self.batches)} queries: {shown}{more}"
+
+
+@dataclass(frozen=True)
 class GlueBilling:
     job_run_id: str
     job_run_state: str
@@ -596,7 +643,7 @@ class RunReport:
     states_entered: list[str]
     transform: TransformDigest | None = None
     transform_note: str = ""
-    quality: QualityDigest | None = None
+    quality: QualityGate | None = None
     glue: GlueBilling | None = None
     glue_note: str = ""
 
@@ -624,11 +671,37 @@ class RunReport:
         if self.succeeded:
             return
         error = self.error or "no error name"
-        cause = f": {self.cause}" if self.cause else ""
+        cause = f": {readable_cause(self.cause)}" if self.cause else ""
         raise ExecutionFailedError(
             f"execution {self.name} {self.status} with {error}{cause} "
             "(docs/deploy.md, first-run troubleshooting, says what each error means)"
         )
+
+
+def readable_cause(cause: str) -> str:
+    """A failure's cause as a person reads it. The state machine's causes are the caught
+    error output as JSON (`{"Error", "Cause"?}`, DESIGN.md), whose Cause may itself be JSON
+    (a Lambda's `{"errorType", "errorMessage", "stackTrace"}`): unwrapped to
+    `Error: errorType: message`. Anything else is given as it came."""
+    parts: list[str] = []
+    text: str | None = cause
+    for _ in range(4):  # a caught error inside a caught error, at most
+        payload = _json_object(text)
+        if payload is None:
+            break
+        if isinstance(payload.get("Error"), str):
+            parts.append(payload["Error"])
+            text = payload.get("Cause") if isinstance(payload.get("Cause"), str) else None
+        elif isinstance(payload.get("errorMessage"), str):
+            kind = payload.get("errorType")
+            named = kind and (not parts or parts[-1] != kind)  # Lambda's name is the Error's
+            parts.append(f"{kind}: {payload['errorMessage']}" if named else payload["errorMessage"])
+            text = None
+        else:
+            break
+        if text is None:
+            return ": ".join(parts)
+    return ": ".join([*parts, text]) if text else ": ".join(parts) or cause
 
 
 # -- following ------------------------------------------------------------------------------------
@@ -731,15 +804,16 @@ class ExecutionFollower:
         stop = description.get("stopDate")
         start = description.get("startDate") or self.started.started_at
         transform, transform_note, glue, glue_note = self._glue_outcome()
-        quality = None
-        results = self.timeline.last_call(lambda call: call.is_quality_results)
-        if results is not None and results.output is not None:
-            query = self.timeline.last_call(lambda call: call.is_quality_query)
-            execution = _mapping((query.output or {}).get("QueryExecution") if query else None)
-            query_id = execution.get("QueryExecutionId")
-            quality = QualityDigest.from_results(
-                results.output, query_id if isinstance(query_id, str) else None
-            )
+        batches = []
+        for call in self.timeline.calls:
+            if call.is_quality_results and call.output is not None:
+                query_id = call.parameters.get("QueryExecutionId")
+                batches.append(
+                    QualityDigest.from_results(
+                        call.output, query_id if isinstance(query_id, str) else None
+                    )
+                )
+        quality = QualityGate(tuple(batches)) if batches else None
         return RunReport(
             execution_arn=self.started.arn,
             name=self.started.name,

@@ -58,15 +58,32 @@ def _requirements() -> list[Requirement]:
     return [Requirement(text) for text in project["dependencies"]]
 
 
+def _is_type_checking_block(node: ast.AST) -> bool:
+    """`if TYPE_CHECKING:`: imports for mypy only (stubs), never made at run time."""
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    if _is_type_checking_block(node):
+        return set()
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return {node.module.split(".")[0]}
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        found |= _runtime_imports(child)
+    return found
+
+
 def _third_party_imports(paths: list[Path]) -> set[str]:
     found: set[str] = set()
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                found |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
-    local = {"b3pipeline", "awsglue", "pyspark", "mypy_boto3_glue", "mypy_boto3_s3"}
+        found |= _runtime_imports(ast.parse(path.read_text(encoding="utf-8")))
+    local = {"b3pipeline", "awsglue", "pyspark"}
     return found - set(sys.stdlib_module_names) - local
 
 

@@ -23,6 +23,7 @@ from b3pipeline.aws_run import (
     ExecutionFollower,
     ExecutionHistory,
     QualityDigest,
+    QualityGate,
     RunReport,
     RunRequest,
     RunTarget,
@@ -30,6 +31,7 @@ from b3pipeline.aws_run import (
     Timeline,
     TransformDigest,
     execution_name,
+    readable_cause,
     resolve_run_request,
     start_execution,
     state_machine_region,
@@ -55,9 +57,16 @@ class Events:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
-    def add(self, kind: str, at: float, **details: Any) -> Events:
+    def add(self, kind: str, at: float, previous: int | None = None, **details: Any) -> Events:
+        """One event; its previousEventId is the event before it unless `previous` says."""
+        event_id = len(self.items) + 1
         self.items.append(
-            {"id": len(self.items) + 1, "type": kind, "timestamp": T0 + timedelta(seconds=at)}
+            {
+                "id": event_id,
+                "previousEventId": event_id - 1 if previous is None else previous,
+                "type": kind,
+                "timestamp": T0 + timedelta(seconds=at),
+            }
             | details
         )
         return self
@@ -249,7 +258,57 @@ def test_a_map_tells_its_own_state_not_each_item() -> None:
     )
     timeline, lines = _lines(events)
     assert lines == ["+00:00  Scrape Batches ...", "+00:02  Scrape Batches done in 2.0s"]
-    assert timeline.calls == []
+    # The calls inside are recorded under the Map's name (the report reads them).
+    assert [(c.state, c.resource, c.output) for c in timeline.calls] == [
+        ("Scrape Batches", "invoke", {})
+    ]
+
+
+def test_interleaved_map_iterations_keep_each_call_s_own_outcome() -> None:
+    """Two iterations at once: each Task event belongs to the call its previousEventId
+    chain leads back to, not to the call scheduled last."""
+    quality = "getQueryResults"
+    events = (
+        Events()
+        .state("Map", "Run Quality Checks", 0)  # 1
+        .add("MapStateStarted", 0)  # 2
+        .scheduled(1, "athena", quality, QueryExecutionId="q-1")  # 3
+        .scheduled(1, "athena", quality, QueryExecutionId="q-2")  # 4
+        .add("TaskStarted", 1, previous=4)  # 5
+        .add("TaskStarted", 1, previous=3)  # 6
+        .add("TaskSucceeded", 2, previous=5, taskSucceededEventDetails={"output": '{"n": 2}'})
+        .add("TaskFailed", 2, previous=6, taskFailedEventDetails={"error": "Athena.Boom"})
+        .add("MapStateSucceeded", 3)
+        .add("MapStateExited", 3, stateExitedEventDetails={"name": "Run Quality Checks"})
+    )
+    timeline, _ = _lines(events)
+    outcomes = {c.parameters["QueryExecutionId"]: (c.output, c.error) for c in timeline.calls}
+    assert outcomes == {"q-1": (None, "Athena.Boom"), "q-2": ({"n": 2}, None)}
+
+
+def _results(total: str) -> dict[str, Any]:
+    return {
+        "ResultSet": {
+            "Rows": [{"Data": [{"VarCharValue": total}]}],
+            "ResultSetMetadata": {"ColumnInfo": [{"Name": "total_violations"}]},
+        }
+    }
+
+
+def test_the_quality_gate_passes_only_when_every_batch_passed() -> None:
+    passed = QualityDigest.from_results(_results("0"), "q-1")
+    failed = QualityDigest.from_results(_results("3"), "q-2")
+    assert QualityGate((passed,)).describe() == "passed (total_violations 0, Athena query q-1)"
+    assert QualityGate((passed, passed)).passed
+    assert QualityGate((passed, passed)).describe() == (
+        "passed (total_violations 0 in each of 2 queries)"
+    )
+    assert not QualityGate((passed, failed)).passed
+    assert not QualityGate(()).passed
+    assert QualityGate((passed, failed)).describe() == (
+        "FAILED in 1 of 2 queries: (total_violations 3, last column total_violations, "
+        "Athena query q-2)"
+    )
 
 
 def test_an_abort_keeps_the_error_and_cause_stop_execution_gave() -> None:
@@ -569,3 +628,34 @@ def test_a_failed_start_is_one_error_that_says_what_to_do(error: Exception, hint
     request = RunRequest(RunTarget(ARN, "sa-east-1"), ["PETR4"], None)
     with pytest.raises(WorkflowStartError, match=hint):
         start_execution(cast(Any, Starter(error)), request)
+
+
+@pytest.mark.parametrize(
+    ("cause", "readable"),
+    [
+        ("plain words", "plain words"),
+        ('{"Error":"States.Timeout"}', "States.Timeout"),
+        (
+            '{"Error":"B3Pipeline.QualityCheckFailed","Cause":"Quality check on PETR4 found 3"}',
+            "B3Pipeline.QualityCheckFailed: Quality check on PETR4 found 3",
+        ),
+        (
+            json.dumps(
+                {
+                    "Error": "BrapiUnauthorizedError",
+                    "Cause": json.dumps(
+                        {
+                            "errorType": "BrapiUnauthorizedError",
+                            "errorMessage": "401 for VALE3: set a token",
+                            "stackTrace": ["..."],
+                        }
+                    ),
+                }
+            ),
+            "BrapiUnauthorizedError: 401 for VALE3: set a token",
+        ),
+        ('{"other": 1}', '{"other": 1}'),
+    ],
+)
+def test_a_cause_reads_as_words(cause: str, readable: str) -> None:
+    assert readable_cause(cause) == readable
