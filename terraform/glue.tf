@@ -358,16 +358,21 @@ data "aws_iam_policy_document" "glue_job" {
     resources = [aws_s3_bucket.lake.arn]
   }
 
-  statement {
-    # Job and observability metrics (--enable-metrics, --enable-observability-metrics).
-    sid       = "PublishJobMetrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"] # PutMetricData has no resource type; the namespace condition scopes it
+  dynamic "statement" {
+    # Job and observability metrics (--enable-metrics, --enable-observability-metrics), only
+    # when glue_job_metrics turns them on.
+    for_each = var.glue_job_metrics ? [true] : []
 
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["Glue"]
+    content {
+      sid       = "PublishJobMetrics"
+      actions   = ["cloudwatch:PutMetricData"]
+      resources = ["*"] # PutMetricData has no resource type; the namespace condition scopes it
+
+      condition {
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = ["Glue"]
+      }
     }
   }
 
@@ -384,6 +389,38 @@ resource "aws_iam_role_policy" "glue_job" {
   name   = "transform-job"
   role   = aws_iam_role.glue_job.id
   policy = data.aws_iam_policy_document.glue_job.json
+}
+
+# Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
+locals {
+  glue_job_arguments = {
+    "--job-language" = "python"
+    # pip installs the core wheel on the driver and on every executor, where the per-ticker
+    # tasks import it. Its requirements are all among the libraries Glue 5.1 provides
+    # (tests/spark/test_glue_provided_libraries.py), so pip never needs an index:
+    # --no-index makes a run fail at once rather than reach PyPI.
+    "--additional-python-modules"       = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    "--python-modules-installer-option" = "--no-index"
+    # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
+    # to <prefix>/output; Spark's to <prefix>/error); set explicitly all the same.
+    "--enable-continuous-cloudwatch-log" = "true"
+    "--custom-logGroup-prefix"           = local.glue_job_log_prefix
+    "--job-bookmark-option"              = "job-bookmark-disable"
+    "--lake_uri"                         = local.lake_uri
+    # Default arguments, not ones the state machine sends: every run of the job, also one
+    # started by hand, registers its partitions (b3pipeline.catalog_registration), and
+    # every AWS client it makes, on the driver and the executors, uses this region (whether
+    # Glue sets one in a job's environment is not documented).
+    "--catalog_database" = aws_glue_catalog_database.lake.name
+    "--aws_region"       = local.region
+  }
+
+  # Opt-in (glue_job_metrics): CloudWatch custom metrics, billed per metric-hour past the
+  # free tier. "--enable-metrics" turns on whatever its value: it is left out to turn off.
+  glue_job_metrics_arguments = {
+    "--enable-metrics"               = "true"
+    "--enable-observability-metrics" = "true"
+  }
 }
 
 resource "aws_glue_job" "transform" {
@@ -408,30 +445,10 @@ resource "aws_glue_job" "transform" {
     max_concurrent_runs = 2
   }
 
-  # Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
-  default_arguments = {
-    "--job-language" = "python"
-    # pip installs the core wheel on the driver and on every executor, where the per-ticker
-    # tasks import it. Its requirements are all among the libraries Glue 5.1 provides
-    # (tests/spark/test_glue_provided_libraries.py), so pip never needs an index:
-    # --no-index makes a run fail at once rather than reach PyPI.
-    "--additional-python-modules"       = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
-    "--python-modules-installer-option" = "--no-index"
-    "--enable-metrics"                  = "true"
-    "--enable-observability-metrics"    = "true"
-    # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
-    # to <prefix>/output; Spark's to <prefix>/error); set explicitly all the same.
-    "--enable-continuous-cloudwatch-log" = "true"
-    "--custom-logGroup-prefix"           = local.glue_job_log_prefix
-    "--job-bookmark-option"              = "job-bookmark-disable"
-    "--lake_uri"                         = local.lake_uri
-    # Default arguments, not ones the state machine sends: every run of the job, also one
-    # started by hand, registers its partitions (b3pipeline.catalog_registration), and
-    # every AWS client it makes, on the driver and the executors, uses this region (whether
-    # Glue sets one in a job's environment is not documented).
-    "--catalog_database" = aws_glue_catalog_database.lake.name
-    "--aws_region"       = local.region
-  }
+  default_arguments = merge(
+    local.glue_job_arguments,
+    var.glue_job_metrics ? local.glue_job_metrics_arguments : {},
+  )
 
   lifecycle {
     precondition {

@@ -242,6 +242,12 @@ variable "glue_execution_class" {
   }
 }
 
+variable "glue_job_metrics" {
+  description = "Publish the Glue job's job metrics and observability metrics to CloudWatch (--enable-metrics, --enable-observability-metrics). Off by default: they are CloudWatch custom metrics, dozens a run, billed per metric-hour past CloudWatch's free tier (an estimated $0.02-0.05 a run, more than the job itself). Turn on while tuning the job; the job run's own page in the Glue console needs none of them."
+  type        = bool
+  default     = false
+}
+
 variable "athena_bytes_scanned_cutoff" {
   description = "Bytes a single query in the workgroup may scan before Athena cancels it (minimum 10 MB). The daily quality query scans a few MB."
   type        = number

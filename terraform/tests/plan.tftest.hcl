@@ -47,6 +47,27 @@ run "whole_stack_plans" {
   }
 }
 
+run "glue_job_metrics_are_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(aws_glue_job.transform.default_arguments), "--enable-metrics") && !contains(keys(aws_glue_job.transform.default_arguments), "--enable-observability-metrics")
+    error_message = "The job's CloudWatch metrics are opt-in (glue_job_metrics): --enable-metrics turns them on whatever its value."
+  }
+}
+
+run "glue_job_metrics_turned_on" {
+  command = plan
+  variables {
+    glue_job_metrics = true
+  }
+
+  assert {
+    condition     = aws_glue_job.transform.default_arguments["--enable-metrics"] == "true" && aws_glue_job.transform.default_arguments["--enable-observability-metrics"] == "true"
+    error_message = "glue_job_metrics = true should pass --enable-metrics and --enable-observability-metrics."
+  }
+}
+
 # ------------------------------------------------------------ variable validations
 # One refused value per validation block (tests/infra checks every block has a run here).
 

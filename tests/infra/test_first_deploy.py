@@ -47,12 +47,13 @@ def test_the_glue_job_logs_to_two_terraform_groups_that_expire() -> None:
     assert groups["name"] == "${local.glue_job_log_prefix}/${each.key}"
     assert groups["retention_in_days"] == "${var.log_retention_days}"
     job = _hcl.resources("aws_glue_job")["transform"]
-    assert job["default_arguments"]["--custom-logGroup-prefix"] == "${local.glue_job_log_prefix}"
+    arguments = _hcl.locals_()["glue_job_arguments"]
+    assert arguments["--custom-logGroup-prefix"] == "${local.glue_job_log_prefix}"
     assert "${aws_cloudwatch_log_group.glue_job}" in job["depends_on"]
     prefix = _hcl.resolve_locals("${local.glue_job_log_prefix}", _hcl.locals_())
     # The docs' rule for a custom prefix: [^:*]*, at most 400 characters.
     assert re.fullmatch(r"[^:*]{1,400}", prefix.replace("${var.project}", "b3-quotes"))
-    assert "--continuous-log-logGroup" not in job["default_arguments"], "a Glue 4.0 argument"
+    assert "--continuous-log-logGroup" not in arguments, "a Glue 4.0 argument"
 
 
 def test_the_job_role_writes_only_its_own_log_groups() -> None:

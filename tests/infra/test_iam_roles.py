@@ -77,6 +77,7 @@ _LAMBDA_XRAY = "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html"
 _LAMBDA_DEST = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"
 _GLUE_ROLE = "https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html"
 _GLUE_LOGS = "https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html"
+_GLUE_NAMESPACE = {"cloudwatch:namespace": "Glue"}
 _GLUE_METRICS = (
     "https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html"
 )
@@ -126,9 +127,12 @@ DOCUMENTED_NEEDS: dict[str, list[tuple[str, Need]]] = {
         (_GLUE_LOGS, Need("logs:CreateLogGroup", _GLUE_OUTPUT)),
         (_GLUE_LOGS, Need("logs:CreateLogStream", _log_stream(f"{_GLUE_LOG_PREFIX}/output"))),
         (_GLUE_LOGS, Need("logs:PutLogEvents", _log_stream(f"{_GLUE_LOG_PREFIX}/error"))),
-        (
-            _GLUE_METRICS,
-            Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Glue"}),
+        # Only when glue_job_metrics (off by default, as the policies are rendered) turns on
+        # the job's metrics.
+        *(
+            [(_GLUE_METRICS, Need("cloudwatch:PutMetricData", "*", _GLUE_NAMESPACE))]
+            if _hcl.variables()["glue_job_metrics"]["default"]
+            else []
         ),
         # b3pipeline.lake deletes a refined file whose partition lost its rows on a rerun;
         # the recorded runs write fresh lakes, so they never take that path.

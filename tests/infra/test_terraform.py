@@ -481,17 +481,33 @@ def test_glue_job_uses_only_arguments_the_provider_knows() -> None:
     assert set(job["execution_property"][0]) == {"max_concurrent_runs"}
 
 
-def test_glue_job_arguments_install_the_wheel_and_turn_on_metrics_and_logs() -> None:
+def test_glue_job_metrics_are_opt_in() -> None:
+    """Job and observability metrics are CloudWatch custom metrics, billed per metric-hour
+    past the free tier ("Monitoring AWS Glue using Amazon CloudWatch metrics": "additional
+    charges"); --enable-metrics turns them on whatever its value, so it is left out when
+    off. terraform/tests/plan.tftest.hcl checks the rendered arguments both ways."""
+    job = _hcl.resources("aws_glue_job")["transform"]
+    assert job["default_arguments"] == (
+        "${merge(local.glue_job_arguments, var.glue_job_metrics ? "
+        "local.glue_job_metrics_arguments : {})}"
+    )
+    assert _hcl.variables()["glue_job_metrics"]["default"] is False
+    assert _hcl.locals_()["glue_job_metrics_arguments"] == {
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+    }
+
+
+def test_glue_job_arguments_install_the_wheel_and_turn_on_logs() -> None:
     # Argument names from "Using job parameters in AWS Glue jobs":
     # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
-    arguments = _hcl.resources("aws_glue_job")["transform"]["default_arguments"]
+    arguments = _hcl.locals_()["glue_job_arguments"]
     wheel = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
     assert arguments["--additional-python-modules"] == wheel
     assert "--extra-py-files" not in arguments, "a wheel goes through pip, not the Python path"
     assert "library-set" not in arguments, "a Python shell option"
     assert arguments["--job-language"] == "python"
-    assert arguments["--enable-metrics"] == "true"
-    assert arguments["--enable-observability-metrics"] == "true"
+    assert "--enable-metrics" not in arguments, "opt-in: local.glue_job_metrics_arguments"
     assert arguments["--enable-continuous-cloudwatch-log"] == "true"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
     assert arguments["--lake_uri"] == "${local.lake_uri}"
