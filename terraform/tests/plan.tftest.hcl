@@ -104,10 +104,58 @@ run "bucket_name_with_upper_case_is_refused" {
   expect_failures = [var.bucket_name]
 }
 
+run "bucket_name_with_adjacent_periods_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "b3..lake"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_formatted_as_an_ip_address_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "192.168.5.4"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_with_a_reserved_prefix_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "amzn-s3-demo-b3-lake"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_with_a_reserved_suffix_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "b3-lake--ol-s3"
+  }
+  expect_failures = [var.bucket_name]
+}
+
 run "lower_case_ticker_is_refused" {
   command = plan
   variables {
     tickers = ["petr4"]
+  }
+  expect_failures = [var.tickers]
+}
+
+run "ticker_without_its_class_digits_is_refused" {
+  command = plan
+  variables {
+    tickers = ["PETR4", "PETR"]
+  }
+  expect_failures = [var.tickers]
+}
+
+run "ticker_longer_than_a_b3_symbol_is_refused" {
+  command = plan
+  variables {
+    tickers = ["PETR44444"]
   }
   expect_failures = [var.tickers]
 }
@@ -285,6 +333,14 @@ run "quality_statement_name_with_a_hyphen_is_refused" {
   command = plan
   variables {
     quality_statement_name = "quality-check"
+  }
+  expect_failures = [var.quality_statement_name]
+}
+
+run "one_character_quality_statement_name_is_refused" {
+  command = plan
+  variables {
+    quality_statement_name = "q"
   }
   expect_failures = [var.quality_statement_name]
 }
