@@ -45,6 +45,18 @@ run "whole_stack_plans" {
     condition     = aws_glue_job.transform.glue_version == "5.1" && aws_glue_job.transform.execution_class == "FLEX"
     error_message = "The transform job should be a Glue 5.1 job on FLEX by default."
   }
+
+  # S3 removes a delete marker whose noncurrent versions have all expired only with
+  # ExpiredObjectDeleteMarker, which an Expiration with Days or Date cannot carry.
+  assert {
+    condition = anytrue([
+      for r in aws_s3_bucket_lifecycle_configuration.lake.rule :
+      r.status == "Enabled" && length(r.expiration) == 1 && r.expiration[0].expired_object_delete_marker == true
+      && contains([0, null], r.expiration[0].days) && r.expiration[0].date == null
+      && length(r.filter) == 1 && contains(["", null], r.filter[0].prefix)
+    ])
+    error_message = "One enabled lifecycle rule over the whole lake bucket should remove expired object delete markers (an expiration with expired_object_delete_marker and no days or date)."
+  }
 }
 
 run "glue_job_metrics_are_off_by_default" {
