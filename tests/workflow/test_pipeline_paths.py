@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.botocore_models import shape
+
 from .cases import (
     CASES,
     CHECK_INPUT,
+    CHECK_SETTINGS,
     FAILED,
     FROM_MANIFEST,
     HAPPY_DAILY_RUN,
@@ -20,7 +23,7 @@ from .cases import (
     S3_TRIGGERED,
     SCHEDULED,
 )
-from .sfn_harness import PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
+from .sfn_harness import ASL_PATH, PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
 
 pytestmark = pytest.mark.workflow
 
@@ -152,7 +155,7 @@ def test_malformed_settings_end_in_an_alerted_failure(
     assert result.states_entered == [*states_before, "Invalid Settings", *FAILED]
     message = json.loads(result.first_parameters("Notify Failure")["Message"])
     assert message["error"] == "B3Pipeline.InputCheckFailed"
-    assert message["cause"].endswith(json.dumps(settings, separators=(",", ":")))
+    assert message["cause"] == _fixed_cause("Invalid Settings")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +168,47 @@ def test_input_that_is_not_an_object_ends_in_an_alerted_failure(
     assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed"), result.cause
     assert result.states_entered == [*CHECK_INPUT, "Invalid Input", *FAILED]
     message = json.loads(result.first_parameters("Notify Failure")["Message"])
-    assert message["cause"].endswith(json.dumps(execution_input, separators=(",", ":")))
+    assert message["cause"] == _fixed_cause("Invalid Input")
+
+
+def _fixed_cause(state: str) -> str:
+    cause: str = json.loads(ASL_PATH.read_text(encoding="utf-8"))["States"][state]["Parameters"][
+        "cause"
+    ]
+    return cause
+
+
+# AWS's limits on what an alert carries: the Fail state's cause is the execution's cause
+# (botocore's stepfunctions model, SensitiveCause: at most 32,768 characters), and SNS
+# publishes messages of up to 256 KB ("Amazon SNS message size": a larger Publish is refused
+# with InvalidParameter, retried, caught, and the alert is lost).
+FAIL_CAUSE_MAX = shape("stepfunctions", "SensitiveCause")["max"]
+SNS_MESSAGE_MAX_BYTES = 262_144
+# Twice as large as a cause may be, and small enough that Load Defaults, which holds the
+# input and its JSON text, stays under the 256 KiB a state's data may reach.
+LARGE = [f"{n:05d}-{'X' * 94}" for n in range(700)]
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "invalid_state", "states_before"),
+    [
+        (LARGE, "Invalid Input", CHECK_INPUT),
+        ({**SCHEDULED, "settings": {"crawl": "".join(LARGE)}}, "Invalid Settings", CHECK_SETTINGS),
+    ],
+    ids=["input", "settings"],
+)
+def test_a_large_invalid_input_still_gets_its_alert(
+    engine: Engine, execution_input: Any, invalid_state: str, states_before: list[str]
+) -> None:
+    """The alert carries a fixed cause, not the input: no input can make it too large to send."""
+    assert len(json.dumps(execution_input)) > 2 * FAIL_CAUSE_MAX
+    result = engine.run("MalformedInput", execution_input)
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed")
+    assert result.states_entered == [*states_before, invalid_state, *FAILED]
+    published = result.first_parameters("Notify Failure")["Message"]
+    assert len(published.encode("utf-8")) <= SNS_MESSAGE_MAX_BYTES
+    assert result.cause is not None and len(result.cause) <= FAIL_CAUSE_MAX
+    assert json.loads(published)["cause"] == result.cause == _fixed_cause(invalid_state)
 
 
 @pytest.mark.parametrize(
