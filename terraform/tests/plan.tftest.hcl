@@ -57,6 +57,13 @@ run "whole_stack_plans" {
     ])
     error_message = "One enabled lifecycle rule over the whole lake bucket should remove expired object delete markers (an expiration with expired_object_delete_marker and no days or date)."
   }
+
+  # One alert per failure: Notify Failure sends the caught ones, the EventBridge rule the
+  # others; an ExecutionsFailed alarm would mail every caught failure a second time.
+  assert {
+    condition     = sort(keys(aws_cloudwatch_metric_alarm.executions)) == tolist(["aborted", "timed-out"]) && !contains([for a in aws_cloudwatch_metric_alarm.executions : a.metric_name], "ExecutionsFailed")
+    error_message = "Execution alarms should cover TIMED_OUT and ABORTED only: failed executions are alerted by Notify Failure or the failed_without_alert rule."
+  }
 }
 
 run "glue_job_metrics_are_off_by_default" {

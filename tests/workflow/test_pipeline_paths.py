@@ -20,6 +20,7 @@ from .cases import (
     FROM_MANIFEST,
     HAPPY_DAILY_RUN,
     MALFORMED_SETTINGS,
+    NOTIFY_FAILED,
     S3_TRIGGERED,
     SCHEDULED,
 )
@@ -37,7 +38,8 @@ def test_path(engine: Engine, test_case: str) -> None:
     expected = CASES[test_case]
     result = engine.run(test_case, expected.execution_input)
 
-    assert (result.status, result.error) == (expected.status, expected.error), result.cause
+    execution_error = expected.error if expected.alert_sent else NOTIFY_FAILED
+    assert (result.status, result.error) == (expected.status, execution_error), result.cause
     if expected.concurrent_from is None:
         assert result.states_entered == expected.states
     else:
@@ -57,7 +59,13 @@ def test_path(engine: Engine, test_case: str) -> None:
             assert caught["Error"] == expected.caught_error
             assert ("Cause" in caught) == expected.caught_cause, caught
             assert caught.get("Cause", "").startswith(expected.caught_cause_prefix), caught
-        assert result.cause == message["cause"]
+        if expected.alert_sent:
+            assert result.cause == message["cause"]
+        else:
+            # Its own cause names the run's error and why the publish failed.
+            assert result.cause is not None
+            assert result.cause.startswith(f"The run failed with {expected.error} "), result.cause
+            assert expected.publish_error in result.cause, result.cause
         assert (
             result.first_parameters("Notify Failure")["TopicArn"]
             == PLACEHOLDERS["failure_topic_arn"]
