@@ -279,7 +279,7 @@ def test_the_topic_policy_check_sees_a_lost_default_and_an_open_events_grant() -
     policy = _rendered_topic_policy()
     statements = [s for s in policy["Statement"] if s["Sid"] != "AccountDefault"]
     for statement in statements:
-        statement.pop("Condition")
+        statement.pop("Condition", None)
     assert topic_policy_problems({**policy, "Statement": statements}, _rule_arn()) == [
         "the default statement (account owner, alarms) is not kept as it was",
         "EventBridge may not publish, or not only for the failure rule",
