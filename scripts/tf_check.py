@@ -16,8 +16,9 @@ the mirror's provider version (docs/adr/0006-terraform-checked-offline.md).
 
 `render` applies terraform/tests/iam_policies.tftest.hcl (every resource overridden, the real
 provider rendering the policy documents) with -json -verbose and writes each
-aws_iam_role_policy's rendered policy from the printed state. That run compares the same
-policies with those files, so after `render` it passes, and tests/infra judges the new files.
+aws_iam_role_policy's and aws_sns_topic_policy's rendered policy from the printed state.
+That run compares the same policies with those files, so after `render` it passes, and
+tests/infra judges the new files.
 """
 
 from __future__ import annotations
@@ -219,16 +220,22 @@ def check(environ: Mapping[str, str]) -> None:
         run("test", ["test", "-no-color"], no_egress(env))
 
 
+#: The policy resources whose rendering is kept, and the file name each one's is kept under.
+RENDERED_FILE_NAMES = {"aws_iam_role_policy": "{name}", "aws_sns_topic_policy": "sns_topic_{name}"}
+
+
 def rendered_policies(lines: Sequence[str]) -> dict[str, str]:
-    """{policy resource name: rendered policy JSON} from `terraform test -json -verbose` output."""
+    """{file name: rendered policy JSON} of every role and topic policy, from `terraform test
+    -json -verbose` output."""
     policies: dict[str, str] = {}
     for line in lines:
         message = json.loads(line)
         if message.get("type") != "test_state":
             continue
         for resource in message["test_state"]["root_module"].get("resources", []):
-            if resource["type"] == "aws_iam_role_policy" and resource["mode"] == "managed":
-                policies[resource["name"]] = resource["values"]["policy"]
+            file_name = RENDERED_FILE_NAMES.get(resource["type"])
+            if file_name is not None and resource["mode"] == "managed":
+                policies[file_name.format(name=resource["name"])] = resource["values"]["policy"]
     if not policies:
         raise TfCheckError(
             f"terraform test -verbose printed no state for {IAM_TEST_FILE}: "

@@ -352,7 +352,9 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
-    # Unconditioned on purpose: see the scraper's ListLake statement (pyarrow probes).
+    # ListObjectsV2 ranges over the window's partitions (b3pipeline.lake, _S3Store._list):
+    # raw quotes to read, refined files to find the stale ones the run deletes. No s3:prefix
+    # condition: one run lists raw/quotes/ and both refined tables.
     sid       = "ListLake"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.lake.arn]

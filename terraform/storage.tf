@@ -63,11 +63,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
     }
   }
 
+  # On this versioned bucket an expiration (above) or a delete (the transform removes stale
+  # refined files) only adds a delete marker; once the noncurrent versions behind it expire,
+  # the marker stays for good unless a rule removes "expired object delete markers". S3
+  # refuses ExpiredObjectDeleteMarker in an Expiration that has Days or Date, hence here and
+  # not in the rule above (S3 API, LifecycleExpiration:
+  # https://docs.aws.amazon.com/AmazonS3/latest/API/API_LifecycleExpiration.html).
   rule {
     id     = "tidy-versions-and-uploads"
     status = "Enabled"
 
     filter {}
+
+    expiration {
+      expired_object_delete_marker = true
+    }
 
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days

@@ -37,9 +37,31 @@ variable "bucket_name" {
   type        = string
   default     = ""
 
+  # Amazon S3, "General purpose bucket naming rules", one validation per rule family:
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
   validation {
     condition     = var.bucket_name == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
-    error_message = "bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+    error_message = "bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit."
+  }
+
+  validation {
+    condition     = !strcontains(var.bucket_name, "..")
+    error_message = "bucket_name must not contain two adjacent periods (S3 refuses it)."
+  }
+
+  validation {
+    condition     = !can(regex("^[0-9]{1,3}([.][0-9]{1,3}){3}$", var.bucket_name))
+    error_message = "bucket_name must not be formatted as an IP address, like 192.168.5.4 (S3 refuses it)."
+  }
+
+  validation {
+    condition     = !startswith(var.bucket_name, "xn--") && !startswith(var.bucket_name, "sthree-") && !startswith(var.bucket_name, "amzn-s3-demo-")
+    error_message = "bucket_name must not start with xn--, sthree- or amzn-s3-demo- (prefixes S3 reserves)."
+  }
+
+  validation {
+    condition     = !endswith(var.bucket_name, "-s3alias") && !endswith(var.bucket_name, "--ol-s3") && !endswith(var.bucket_name, ".mrap") && !endswith(var.bucket_name, "--x-s3") && !endswith(var.bucket_name, "--table-s3")
+    error_message = "bucket_name must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3 (suffixes S3 reserves for access points, Multi-Region Access Points, directory and table buckets)."
   }
 }
 
@@ -48,9 +70,11 @@ variable "tickers" {
   type        = list(string)
   default     = ["PETR4"]
 
+  # The same rule as the code's (b3pipeline.tickers.B3_SYMBOL_PATTERN; tests/infra keeps the two
+  # regexes equal): a symbol the scraper would refuse fails here, at plan, not at 19:00.
   validation {
-    condition     = length(var.tickers) > 0 && alltrue([for t in var.tickers : can(regex("^[A-Z0-9]{4,12}$", t))])
-    error_message = "tickers must be a non-empty list of upper-case B3 symbols such as PETR4 or VALE3."
+    condition     = length(var.tickers) > 0 && alltrue([for t in var.tickers : can(regex("^[A-Z][A-Z0-9]{3}[0-9]{1,2}F?$", t))])
+    error_message = "tickers must be a non-empty list of upper-case B3 symbols: four letters or digits starting with a letter, then the class (one or two digits), optionally F for the fractional market, such as PETR4, VALE3, BOVA11 or PETR4F."
   }
 }
 
@@ -286,9 +310,12 @@ variable "quality_statement_name" {
   type        = string
   default     = "quality_check"
 
+  # Athena's CreatePreparedStatement StatementName (botocore's athena model): 1-256 characters
+  # matching [a-zA-Z_][a-zA-Z0-9_@:]{1,256}, so at least two; the state machine's EXECUTE
+  # takes a plain SQL identifier, so no @ or : here.
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,255}$", var.quality_statement_name))
-    error_message = "quality_statement_name must be a SQL identifier (letters, digits, underscores)."
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{1,255}$", var.quality_statement_name))
+    error_message = "quality_statement_name must be a SQL identifier of 2 to 256 letters, digits and underscores, not starting with a digit (Athena refuses a one-character statement name)."
   }
 }
 

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 
 from b3pipeline.errors import InvalidTickerError
 
-# Four letters/digits for the issuer, then the share class (3 ON, 4 PN, 5-8 PNA..., 11 units,
-# ETFs and BDRs 11/31-35...), optionally F for the fractional market.
-_B3_SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{3}[0-9]{1,2}F?$")
+#: Four letters/digits for the issuer, then the share class (3 ON, 4 PN, 5-8 PNA..., 11 units,
+#: ETFs and BDRs 11/31-35...), optionally F for the fractional market. terraform/variables.tf
+#: validates `tickers` with this same regex (tests/infra/test_aws_rules.py keeps them equal).
+B3_SYMBOL_PATTERN = r"^[A-Z][A-Z0-9]{3}[0-9]{1,2}F?$"
+_B3_SYMBOL = re.compile(B3_SYMBOL_PATTERN)
 #: The longest symbol _B3_SYMBOL accepts (e.g. BOVA11F): what sizes the quality gate's batches.
 MAX_TICKER_LENGTH = 7
 

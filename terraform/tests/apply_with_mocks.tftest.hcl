@@ -84,6 +84,12 @@ mock_provider "aws" {
     }
   }
 
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:sa-east-1:123456789012:rule/b3-quotes-pipeline-failed-without-alert"
+    }
+  }
+
   mock_resource "aws_athena_workgroup" {
     defaults = {
       arn = "arn:aws:athena:sa-east-1:123456789012:workgroup/b3-quotes-wg"
@@ -129,5 +135,37 @@ run "apply_renders_the_state_machine_definition" {
   assert {
     condition     = strcontains(aws_sfn_state_machine.pipeline.definition, "\"arn:aws:lambda:sa-east-1:123456789012:function:b3-quotes-scraper\"")
     error_message = "The Scrape Quotes task should invoke the scraper function's ARN."
+  }
+}
+
+run "apply_renders_the_failed_without_alert_rule" {
+  command = apply
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.failed_without_alert.event_pattern) == {
+      source        = ["aws.states"]
+      "detail-type" = ["Step Functions Execution Status Change"]
+      detail = {
+        stateMachineArn = [aws_sfn_state_machine.pipeline.arn]
+        status          = ["FAILED"]
+        error = [
+          { "anything-but" = { prefix = "B3Pipeline." } },
+          "B3Pipeline.NotifyFailed",
+          { exists = false },
+          null,
+        ]
+      }
+    }
+    error_message = "The rule should take this state machine's FAILED executions whose error Notify Failure did not send: ${aws_cloudwatch_event_rule.failed_without_alert.event_pattern}"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.failed_without_alert.arn == aws_sns_topic.failures.arn
+    error_message = "The rule should publish to the failure topic."
+  }
+
+  assert {
+    condition     = can(jsondecode(aws_cloudwatch_event_target.failed_without_alert.input_transformer[0].input_template))
+    error_message = "EventBridge needs an input template that is JSON (a quoted string here)."
   }
 }

@@ -223,6 +223,25 @@ override_resource {
 }
 
 override_resource {
+  target = aws_cloudwatch_event_rule.failed_without_alert
+  values = {
+    arn = "arn:aws:events:sa-east-1:123456789012:rule/b3-quotes-pipeline-failed-without-alert"
+  }
+}
+
+override_resource {
+  target = aws_cloudwatch_event_target.failed_without_alert
+}
+
+override_resource {
+  target = aws_sns_topic_policy.failures
+}
+
+override_resource {
+  target = aws_cloudwatch_metric_alarm.failed_without_alert_undelivered
+}
+
+override_resource {
   target = aws_cloudwatch_log_group.pipeline
   values = {
     arn = "arn:aws:logs:sa-east-1:123456789012:log-group:/aws/vendedlogs/states/b3-quotes-pipeline"
@@ -334,5 +353,9 @@ run "policies_render_as_their_reviewed_copies" {
   assert {
     condition     = jsondecode(aws_iam_role_policy.scheduler.policy) == jsondecode(file("tests/rendered/iam/scheduler.json"))
     error_message = "aws_iam_role_policy.scheduler renders differently from tests/rendered/iam/scheduler.json: run `make tf-render`, review the diff, and let the IAM tests judge it."
+  }
+  assert {
+    condition     = jsondecode(aws_sns_topic_policy.failures.policy) == jsondecode(file("tests/rendered/iam/sns_topic_failures.json"))
+    error_message = "aws_sns_topic_policy.failures renders differently from tests/rendered/iam/sns_topic_failures.json: run `make tf-render`, review the diff, and let the IAM tests judge it."
   }
 }

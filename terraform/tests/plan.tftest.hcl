@@ -45,6 +45,27 @@ run "whole_stack_plans" {
     condition     = aws_glue_job.transform.glue_version == "5.1" && aws_glue_job.transform.execution_class == "FLEX"
     error_message = "The transform job should be a Glue 5.1 job on FLEX by default."
   }
+
+  # S3 removes a delete marker whose noncurrent versions have all expired only with
+  # ExpiredObjectDeleteMarker, which an Expiration with Days or Date cannot carry.
+  assert {
+    condition = anytrue([
+      for r in aws_s3_bucket_lifecycle_configuration.lake.rule : try(
+        r.status == "Enabled" && r.expiration[0].expired_object_delete_marker == true
+        && contains([0, null], r.expiration[0].days) && r.expiration[0].date == null
+        && contains(["", null], r.filter[0].prefix),
+        false, # a rule without an expiration or a filter block
+      )
+    ])
+    error_message = "One enabled lifecycle rule over the whole lake bucket should remove expired object delete markers (an expiration with expired_object_delete_marker and no days or date)."
+  }
+
+  # One alert per failure: Notify Failure sends the caught ones, the EventBridge rule the
+  # others; an ExecutionsFailed alarm would mail every caught failure a second time.
+  assert {
+    condition     = sort(keys(aws_cloudwatch_metric_alarm.executions)) == tolist(["aborted", "timed-out"]) && !contains([for a in aws_cloudwatch_metric_alarm.executions : a.metric_name], "ExecutionsFailed")
+    error_message = "Execution alarms should cover TIMED_OUT and ABORTED only: failed executions are alerted by Notify Failure or the failed_without_alert rule."
+  }
 }
 
 run "glue_job_metrics_are_off_by_default" {
@@ -104,10 +125,58 @@ run "bucket_name_with_upper_case_is_refused" {
   expect_failures = [var.bucket_name]
 }
 
+run "bucket_name_with_adjacent_periods_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "b3..lake"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_formatted_as_an_ip_address_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "192.168.5.4"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_with_a_reserved_prefix_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "amzn-s3-demo-b3-lake"
+  }
+  expect_failures = [var.bucket_name]
+}
+
+run "bucket_name_with_a_reserved_suffix_is_refused" {
+  command = plan
+  variables {
+    bucket_name = "b3-lake--ol-s3"
+  }
+  expect_failures = [var.bucket_name]
+}
+
 run "lower_case_ticker_is_refused" {
   command = plan
   variables {
     tickers = ["petr4"]
+  }
+  expect_failures = [var.tickers]
+}
+
+run "ticker_without_its_class_digits_is_refused" {
+  command = plan
+  variables {
+    tickers = ["PETR4", "PETR"]
+  }
+  expect_failures = [var.tickers]
+}
+
+run "ticker_longer_than_a_b3_symbol_is_refused" {
+  command = plan
+  variables {
+    tickers = ["PETR44444"]
   }
   expect_failures = [var.tickers]
 }
@@ -285,6 +354,14 @@ run "quality_statement_name_with_a_hyphen_is_refused" {
   command = plan
   variables {
     quality_statement_name = "quality-check"
+  }
+  expect_failures = [var.quality_statement_name]
+}
+
+run "one_character_quality_statement_name_is_refused" {
+  command = plan
+  variables {
+    quality_statement_name = "q"
   }
   expect_failures = [var.quality_statement_name]
 }

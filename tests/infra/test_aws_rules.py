@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
+from b3pipeline.errors import InvalidTickerError
 from b3pipeline.quality import QUALITY_CHECK_FILE, quality_check_parameters
+from b3pipeline.tickers import B3_SYMBOL_PATTERN, validate_ticker
+from tests.support.botocore_models import member_shape
 
 from . import _hcl
 from ._athena_sql import athena_parameter_markers, athena_parameter_problems
@@ -63,10 +66,33 @@ def test_the_where_clause_check_accepts_parameters_in_nested_where_clauses() -> 
 # Terraform evaluates these conditions at plan time; here the few forms the module uses are
 # evaluated in Python, so a test can ask "which values does the module accept?".
 
+_PATTERN = r'"(?P<pattern>(?:[^"\\]|\\.)*)"'
 _TERMS = {
-    "regex": re.compile(r'^can\(regex\("(?P<pattern>(?:[^"\\]|\\.)*)", var\.(?P<var>\w+)\)\)$'),
-    "not_startswith": re.compile(r'^!startswith\(var\.(?P<var>\w+), "(?P<prefix>[^"]*)"\)$'),
+    "regex": re.compile(rf"^can\(regex\({_PATTERN}, var\.(?P<var>\w+)\)\)$"),
+    "not_regex": re.compile(rf"^!can\(regex\({_PATTERN}, var\.(?P<var>\w+)\)\)$"),
+    "not_startswith": re.compile(r'^!startswith\(var\.(?P<var>\w+), "(?P<text>[^"]*)"\)$'),
+    "not_endswith": re.compile(r'^!endswith\(var\.(?P<var>\w+), "(?P<text>[^"]*)"\)$'),
+    "not_strcontains": re.compile(r'^!strcontains\(var\.(?P<var>\w+), "(?P<text>[^"]*)"\)$'),
 }
+#: `var.x == "" || <terms>`: the empty string (the variable's "not set") passes the block.
+_EMPTY_OR = re.compile(r'^var\.(?P<var>\w+) == "" \|\| (?P<rest>.*)$')
+
+
+def _term_accepts(term: str, variable: str, value: str) -> bool:
+    known = [(kind, m) for kind, expression in _TERMS.items() if (m := expression.match(term))]
+    if not known:
+        raise AssertionError(f"extend _validation_accepts for the term {term!r}")
+    kind, match = known[0]
+    assert match["var"] == variable, term
+    if kind in ("regex", "not_regex"):
+        found = re.search(match["pattern"].replace("\\\\", "\\"), value) is not None
+        return found if kind == "regex" else not found
+    text = match["text"]
+    if kind == "not_startswith":
+        return not value.startswith(text)
+    if kind == "not_endswith":
+        return not value.endswith(text)
+    return text not in value
 
 
 def _validation_accepts(variable: str, value: str) -> bool:
@@ -76,17 +102,14 @@ def _validation_accepts(variable: str, value: str) -> bool:
     for block in blocks:
         condition = block["condition"]
         assert condition.startswith("${") and condition.endswith("}"), condition
-        for term in (t.strip() for t in condition[2:-1].split("&&")):
-            if match := _TERMS["regex"].match(term):
-                pattern = match["pattern"].replace("\\\\", "\\")
-                ok = re.search(pattern, value) is not None
-            elif match := _TERMS["not_startswith"].match(term):
-                ok = not value.startswith(match["prefix"])
-            else:
-                raise AssertionError(f"extend _validation_accepts for the term {term!r}")
-            assert match["var"] == variable, term
-            if not ok:
-                return False
+        condition = condition[2:-1]
+        if match := _EMPTY_OR.match(condition):
+            assert match["var"] == variable, condition
+            if value == "":
+                continue
+            condition = match["rest"]
+        if not all(_term_accepts(t.strip(), variable, value) for t in condition.split("&&")):
+            return False
     return True
 
 
@@ -145,6 +168,7 @@ def test_region_variable_refuses_other_partitions_while_the_asl_hard_codes_aws(
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 
 _S3_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3_IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -159,6 +183,8 @@ def _default_bucket_name(project: str, region: str) -> str:
 
 def _s3_name_problems(name: str) -> list[str]:
     problems = [] if _S3_NAME.match(name) else [f"{name!r} ({len(name)} chars) breaks 3-63 chars"]
+    problems += [f"{name!r} has adjacent periods"] if ".." in name else []
+    problems += [f"{name!r} is an IP address"] if _S3_IP_ADDRESS.match(name) else []
     problems += [f"{name!r} starts with {p}" for p in _S3_RESERVED_PREFIXES if name.startswith(p)]
     problems += [f"{name!r} ends with {s}" for s in _S3_RESERVED_SUFFIXES if name.endswith(s)]
     return problems
@@ -183,6 +209,95 @@ def test_project_variable_refuses_s3_reserved_prefixes(project: str) -> None:
 
 def test_the_bucket_name_check_sees_a_name_too_long() -> None:
     assert _s3_name_problems(_default_bucket_name("a" * 31, "ap-southeast-1"))
+
+
+# One name per rule family of the page above, each breaking that rule only.
+BUCKET_NAMES_S3_REFUSES = {
+    "too short": "b3",
+    "too long": "b" * 64,
+    "upper case": "B3-lake",
+    "underscore": "b3_lake",
+    "ends with a hyphen": "b3-lake-",
+    "adjacent periods": "b3..lake",
+    "IP address": "192.168.5.4",
+    **{f"prefix {p}": f"{p}b3-lake" for p in _S3_RESERVED_PREFIXES},
+    **{f"suffix {s}": f"b3-lake{s}" for s in _S3_RESERVED_SUFFIXES},
+}
+BUCKET_NAMES_S3_ACCEPTS = ["b3-lake", "b3.lake.2025", "192.168.5.4.lake", "b" * 63, "xn-b3-lake"]
+
+
+@pytest.mark.parametrize(
+    "name", BUCKET_NAMES_S3_REFUSES.values(), ids=list(BUCKET_NAMES_S3_REFUSES)
+)
+def test_bucket_name_variable_refuses_what_s3_refuses(name: str) -> None:
+    assert _s3_name_problems(name)
+    assert not _validation_accepts("bucket_name", name)
+
+
+@pytest.mark.parametrize("name", ["", *BUCKET_NAMES_S3_ACCEPTS])
+def test_bucket_name_variable_accepts_what_s3_accepts(name: str) -> None:
+    """ "" is the variable's default: the <project>-lake-<account>-<region> name."""
+    assert name == "" or _s3_name_problems(name) == []
+    assert _validation_accepts("bucket_name", name)
+
+
+# ------------------------------------------------------------------ tickers
+# The scraper refuses a symbol b3pipeline.tickers does not accept (InvalidTickerError): the
+# variable that feeds the schedule's input and B3_TICKERS refuses the same ones at plan.
+
+
+def _tickers_validation_pattern() -> str:
+    (block,) = _hcl.variables()["tickers"]["validation"]
+    found = re.search(r'can\(regex\("((?:[^"\\]|\\.)*)", t\)\)', block["condition"])
+    assert found, block["condition"]
+    return found[1].replace("\\\\", "\\")
+
+
+def test_tickers_variable_validates_with_the_code_s_regex() -> None:
+    assert _tickers_validation_pattern() == B3_SYMBOL_PATTERN
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    ["PETR4", "VALE3", "BOVA11", "PETR4F", "BOVA11F", "B3SA3", "PETR", "PETR44444",
+     "ABCD12345678", "4PET4", "PETR4FF", "PETR-4", "PET4"],
+)  # fmt: skip
+def test_tickers_variable_and_the_scraper_agree_on_a_symbol(symbol: str) -> None:
+    terraform_accepts = re.search(_tickers_validation_pattern(), symbol) is not None
+    try:
+        validate_ticker(symbol)
+    except InvalidTickerError:
+        code_accepts = False
+    else:
+        code_accepts = True
+    assert terraform_accepts == code_accepts
+
+
+# ------------------------------------------------------------------ Athena statement name
+# botocore's athena model, CreatePreparedStatement StatementName: length min/max and a
+# pattern whose repeat needs a second character. The state machine runs EXECUTE <name>.
+
+
+def _athena_accepts_statement_name(name: str) -> bool:
+    model = member_shape("athena", "CreatePreparedStatementInput", "StatementName")
+    return model["min"] <= len(name) <= model["max"] and bool(re.fullmatch(model["pattern"], name))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["q", "qc", "quality_check", "_q", "Q1", "a" * 256, "a" * 257, "1q", "quality-check", ""],
+)
+def test_quality_statement_name_variable_accepts_only_names_athena_accepts(name: str) -> None:
+    if _validation_accepts("quality_statement_name", name):
+        assert _athena_accepts_statement_name(name), name
+
+
+def test_the_statement_name_check_sees_a_name_athena_refuses() -> None:
+    assert not _athena_accepts_statement_name("q")
+    assert _validation_accepts("quality_statement_name", "qc")
+    assert _validation_accepts(
+        "quality_statement_name", _hcl.variables()["quality_statement_name"]["default"]
+    )
 
 
 # ------------------------------------------------------------------ Glue crawler role

@@ -29,6 +29,7 @@ SERVICE_OF_TYPE = {
     "aws_sns_": "sns",
     "aws_cloudwatch_log_": "logs",
     "aws_cloudwatch_metric_alarm": "cloudwatch",
+    "aws_cloudwatch_event_": "events",
 }
 #: What a deploy calls beyond creating its resources (AWS's pages, cited in docs/deploy.md).
 EXTRA_ACTIONS = [
@@ -103,6 +104,8 @@ def test_roles_are_passed_only_to_the_services_that_assume_them() -> None:
     principals = set()
     for document in _hcl.data_sources("aws_iam_policy_document").values():
         for entry in _hcl.policy_statements(document):
+            if "sts:AssumeRole" not in entry.get("actions", []):
+                continue  # a resource policy's principal (EventBridge on the topic) takes no role
             for principal in entry.get("principals", []):
                 if principal.get("type") == "Service":
                     principals.update(principal["identifiers"])

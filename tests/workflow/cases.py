@@ -55,6 +55,10 @@ QUALITY_VIOLATED = [
     "Quality Check Failed",
 ]  # fmt: skip
 FAILED = ["Notify Failure", "Pipeline Failed"]
+# Notify Failure could not publish: the execution ends in this error instead, which the
+# EventBridge rule of terraform/monitoring.tf sends (it skips every other B3Pipeline.* error).
+NOTIFY_FAILED = "B3Pipeline.NotifyFailed"
+ALERT_NOT_SENT = ["Notify Failure", "Alert Not Sent", "Pipeline Failed"]
 # The job registered every partition: straight from the transform to the quality query.
 HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
 # The catalog needs repair (or settings.crawl = "always"): the crawler runs first.
@@ -82,6 +86,10 @@ class Expected:
     # Map iterations run at the same time: their states interleave, so only the states
     # before the Map, the multiset of all states and the last one are compared.
     concurrent_from: str | None = None
+    # False: every publish of the alert failed (with publish_error), and the execution ends in
+    # NOTIFY_FAILED rather than in `error`, which the unsent message still names.
+    alert_sent: bool = True
+    publish_error: str = ""
 
 
 # Still running, or only ever showing an earlier crawl, at the last poll.
@@ -282,6 +290,18 @@ CASES: dict[str, Expected] = {
             "Pipeline Succeeded",
         ],
         concurrent_from="Run Quality Checks",
+    ),
+    # SNS refuses the alert, four times (Notify Failure's three retries).
+    "AlertNotSent": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*INIT, "Scrape Quotes", "Scrape Quotes Error", *ALERT_NOT_SENT],
+        error="B3Pipeline.ScrapeFailed",
+        failed_state="Scrape Quotes",
+        caught_error="BrapiUnauthorizedError",
+        retries={"Notify Failure": 3},
+        alert_sent=False,
+        publish_error="SNS.AuthorizationErrorException",
     ),
     "MalformedInput": Expected(
         [],

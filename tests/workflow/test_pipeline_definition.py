@@ -26,8 +26,8 @@ pytestmark = pytest.mark.workflow
 REQUIRED_STATES = [
     "Route Input", "Scrape Quotes", "Any New Data?", "No Trading Day", "Run Transform Job",
     "Start Crawler", "Wait For Crawler", "Get Crawler", "Crawler Finished?", "Run Quality Query",
-    "Get Quality Results", "Quality Passed?", "Notify Failure", "Pipeline Failed",
-    "Pipeline Succeeded",
+    "Get Quality Results", "Quality Passed?", "Notify Failure", "Alert Not Sent",
+    "Pipeline Failed", "Pipeline Succeeded",
 ]  # fmt: skip
 
 
@@ -47,13 +47,17 @@ def test_required_states_exist() -> None:
 
 
 def _caught_into_notify_failure(name: str, state: dict[str, Any], states: dict[str, Any]) -> None:
-    """The last catcher takes States.ALL, and every catcher leads to the alert."""
+    """The last catcher takes States.ALL, and every catcher leads to the alert; the alert's
+    own failure leads to B3Pipeline.NotifyFailed, the error terraform/monitoring.tf's
+    EventBridge rule sends."""
     catch = state["Catch"]
     assert catch[-1]["ErrorEquals"] == ["States.ALL"], name
     for catcher in catch:
         target = catcher["Next"]
         if name == "Notify Failure":
-            assert target == "Pipeline Failed"
+            assert target == "Alert Not Sent"
+            assert states[target]["Parameters"]["error"] == "B3Pipeline.NotifyFailed"
+            assert states[target]["Next"] == "Pipeline Failed"
         else:
             assert states[target]["Next"] == "Notify Failure", name
 

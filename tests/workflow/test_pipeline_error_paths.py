@@ -50,8 +50,8 @@ def catch_handler_problems(states: dict[str, Any]) -> list[str]:
     for name, state in states.items():
         for catcher in state.get("Catch", []):
             handler_name = catcher["Next"]
-            if handler_name == "Pipeline Failed":
-                continue  # Notify Failure's own catch: the Fail state reads $.failure
+            if name == ALERT:
+                continue  # the alert's own failure: Alert Not Sent reads the $.failure it sent
             handler = states[handler_name]
             caught = catcher["ResultPath"]
             for path in sorted(paths_read(handler.get("Parameters", {}))):

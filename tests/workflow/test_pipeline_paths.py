@@ -10,17 +10,21 @@ from typing import Any
 
 import pytest
 
+from tests.support.botocore_models import shape
+
 from .cases import (
     CASES,
     CHECK_INPUT,
+    CHECK_SETTINGS,
     FAILED,
     FROM_MANIFEST,
     HAPPY_DAILY_RUN,
     MALFORMED_SETTINGS,
+    NOTIFY_FAILED,
     S3_TRIGGERED,
     SCHEDULED,
 )
-from .sfn_harness import PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
+from .sfn_harness import ASL_PATH, PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
 
 pytestmark = pytest.mark.workflow
 
@@ -34,7 +38,8 @@ def test_path(engine: Engine, test_case: str) -> None:
     expected = CASES[test_case]
     result = engine.run(test_case, expected.execution_input)
 
-    assert (result.status, result.error) == (expected.status, expected.error), result.cause
+    execution_error = expected.error if expected.alert_sent else NOTIFY_FAILED
+    assert (result.status, result.error) == (expected.status, execution_error), result.cause
     if expected.concurrent_from is None:
         assert result.states_entered == expected.states
     else:
@@ -54,7 +59,13 @@ def test_path(engine: Engine, test_case: str) -> None:
             assert caught["Error"] == expected.caught_error
             assert ("Cause" in caught) == expected.caught_cause, caught
             assert caught.get("Cause", "").startswith(expected.caught_cause_prefix), caught
-        assert result.cause == message["cause"]
+        if expected.alert_sent:
+            assert result.cause == message["cause"]
+        else:
+            # Its own cause names the run's error and why the publish failed.
+            assert result.cause is not None
+            assert result.cause.startswith(f"The run failed with {expected.error} "), result.cause
+            assert expected.publish_error in result.cause, result.cause
         assert (
             result.first_parameters("Notify Failure")["TopicArn"]
             == PLACEHOLDERS["failure_topic_arn"]
@@ -152,7 +163,7 @@ def test_malformed_settings_end_in_an_alerted_failure(
     assert result.states_entered == [*states_before, "Invalid Settings", *FAILED]
     message = json.loads(result.first_parameters("Notify Failure")["Message"])
     assert message["error"] == "B3Pipeline.InputCheckFailed"
-    assert message["cause"].endswith(json.dumps(settings, separators=(",", ":")))
+    assert message["cause"] == _fixed_cause("Invalid Settings")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +176,47 @@ def test_input_that_is_not_an_object_ends_in_an_alerted_failure(
     assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed"), result.cause
     assert result.states_entered == [*CHECK_INPUT, "Invalid Input", *FAILED]
     message = json.loads(result.first_parameters("Notify Failure")["Message"])
-    assert message["cause"].endswith(json.dumps(execution_input, separators=(",", ":")))
+    assert message["cause"] == _fixed_cause("Invalid Input")
+
+
+def _fixed_cause(state: str) -> str:
+    cause: str = json.loads(ASL_PATH.read_text(encoding="utf-8"))["States"][state]["Parameters"][
+        "cause"
+    ]
+    return cause
+
+
+# AWS's limits on what an alert carries: the Fail state's cause is the execution's cause
+# (botocore's stepfunctions model, SensitiveCause: at most 32,768 characters), and SNS
+# publishes messages of up to 256 KB ("Amazon SNS message size": a larger Publish is refused
+# with InvalidParameter, retried, caught, and the alert is lost).
+FAIL_CAUSE_MAX = shape("stepfunctions", "SensitiveCause")["max"]
+SNS_MESSAGE_MAX_BYTES = 262_144
+# Twice as large as a cause may be, and small enough that Load Defaults, which holds the
+# input and its JSON text, stays under the 256 KiB a state's data may reach.
+LARGE = [f"{n:05d}-{'X' * 94}" for n in range(700)]
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "invalid_state", "states_before"),
+    [
+        (LARGE, "Invalid Input", CHECK_INPUT),
+        ({**SCHEDULED, "settings": {"crawl": "".join(LARGE)}}, "Invalid Settings", CHECK_SETTINGS),
+    ],
+    ids=["input", "settings"],
+)
+def test_a_large_invalid_input_still_gets_its_alert(
+    engine: Engine, execution_input: Any, invalid_state: str, states_before: list[str]
+) -> None:
+    """The alert carries a fixed cause, not the input: no input can make it too large to send."""
+    assert len(json.dumps(execution_input)) > 2 * FAIL_CAUSE_MAX
+    result = engine.run("MalformedInput", execution_input)
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed")
+    assert result.states_entered == [*states_before, invalid_state, *FAILED]
+    published = result.first_parameters("Notify Failure")["Message"]
+    assert len(published.encode("utf-8")) <= SNS_MESSAGE_MAX_BYTES
+    assert result.cause is not None and len(result.cause) <= FAIL_CAUSE_MAX
+    assert json.loads(published)["cause"] == result.cause == _fixed_cause(invalid_state)
 
 
 @pytest.mark.parametrize(
