@@ -33,6 +33,7 @@ from b3pipeline.errors import (
 from b3pipeline.lake import Lake, ProgressCallback
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.pipeline import PipelineResult, run_pipeline
+from b3pipeline.run_report import format_table, report_lines
 from b3pipeline.settings import Settings
 from b3pipeline.tickers import parse_tickers
 from b3pipeline.transform import TransformResult, run_transform
@@ -139,23 +140,9 @@ def _open_lake(args: argparse.Namespace, settings: Settings) -> Lake:
 
 
 def _client(settings: Settings) -> BrapiClient:
-    return BrapiClient(settings.brapi_base_url, settings.brapi_token)
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float):
-            return f"{value:,.4f}".rstrip("0").rstrip(".")
-        return str(value)
-
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+    return BrapiClient(
+        settings.brapi_base_url, settings.brapi_token, policy=settings.fetch_policy()
+    )
 
 
 def _read_query_file(path: Path) -> str:
@@ -177,26 +164,15 @@ def _print_result(result: QueryResult, fmt: str) -> None:
         print(f"({len(result.rows)} rows)")
 
 
-def _report(result: PipelineResult, lake: Lake) -> None:
+def _report(result: PipelineResult, lake: Lake, verbose: bool) -> None:
     scraped = result.scrape
     if result.no_trading_day:
         print(
             f"No trading day: BRAPI returned no bars for {', '.join(scraped.tickers)} "
             "in the window (weekend or holiday); nothing to transform."
         )
-        return
-    print(
-        f"Scraped {scraped.rows} rows for {', '.join(scraped.tickers)} "
-        f"({scraped.dates[0]}..{scraped.dates[-1]}) into {lake.url()}"
-    )
-    if result.summary:
-        columns = list(result.summary[0])
-        print(format_table(columns, [tuple(r.values()) for r in result.summary]))
-    if result.quality is not None:
-        verdict = "passed" if result.quality.passed else "FAILED"
-        print(f"Quality check {verdict}: {result.quality.total_violations} violations")
-    if result.chart_key:
-        print(f"Chart: {lake.url(result.chart_key)}")
+    for line in report_lines(result, lake, verbose):
+        print(line)
 
 
 def _report_transform(result: TransformResult, lake: Lake) -> None:
@@ -270,8 +246,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         result = run_pipeline(
             _client(settings), lake, tickers, start, end, producer=producer, progress=progress
         )
-    _report(result, lake)
+    _report(result, lake, args.verbose)
     result.raise_for_quality()
+    result.raise_for_failed_tickers()
     return 0
 
 

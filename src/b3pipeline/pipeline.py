@@ -14,12 +14,14 @@ from datetime import date, datetime
 from typing import Any
 
 from b3pipeline.catalog import CatalogWindow, LocalCatalog, window_parameters
-from b3pipeline.errors import QualityCheckError
+from b3pipeline.errors import QualityCheckError, TickersFailedError
 from b3pipeline.lake import Lake, ProgressCallback
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.quality import QualityReport, run_quality_check
 from b3pipeline.report import write_chart
+from b3pipeline.run_report import write_summary_csv
 from b3pipeline.scrape import QuoteSource, ScrapeResult, scrape
+from b3pipeline.ticker_pool import describe_failures
 from b3pipeline.transform import TransformResult, run_transform
 
 _SUMMARY_SQL = """
@@ -47,10 +49,12 @@ class PipelineResult:
     quality: QualityReport | None = None
     chart_key: str | None = None
     summary: list[dict[str, Any]] = field(default_factory=list)
+    summary_key: str | None = None  # the whole summary table as CSV in the lake
 
     @property
     def no_trading_day(self) -> bool:
-        return self.scrape.rows == 0
+        """No bars in the window for any ticker that did not fail (weekend or holiday)."""
+        return self.scrape.rows == 0 and bool(self.scrape.tickers)
 
     def raise_for_quality(self) -> None:
         """Raise QualityCheckError when the gate ran and found violations."""
@@ -60,6 +64,24 @@ class PipelineResult:
                 f"quality check failed for {self.quality.start}..{self.quality.end}: {found} "
                 "(inspect with `b3pipeline query` and rerun the window once fixed)"
             )
+
+    def raise_for_failed_tickers(self) -> None:
+        """Raise TickersFailedError naming each ticker the run set aside, and why."""
+        failed = self.scrape.failed
+        if not failed:
+            return
+        landed = len(self.scrape.tickers)
+        if self.scrape.rows:
+            others = f"the other {landed} were written, refined and checked"
+        elif landed:
+            others = f"the other {landed} had no trading day in the window"
+        else:
+            others = "nothing was written"
+        raise TickersFailedError(
+            f"{len(failed)} of {landed + len(failed)} tickers failed and were left out "
+            f"({others}): {describe_failures(failed)}. Check or drop them (--tickers) and "
+            "rerun them"
+        )
 
 
 def run_pipeline(
@@ -76,7 +98,8 @@ def run_pipeline(
     """Run every step for the window (or the latest trading days when no window is given).
 
     `progress` hears each long phase: raw files written, raw files read, refined files
-    written.
+    written. Tickers the scrape sets aside are left out of every later step (see
+    `PipelineResult.raise_for_failed_tickers`).
     """
     scraped = scrape(
         source, lake, tickers, start, end, producer=producer, now=now, progress=progress
@@ -96,5 +119,10 @@ def run_pipeline(
         ).records()
     chart = write_chart(lake, scraped.tickers, window_end)
     return PipelineResult(
-        scrape=scraped, transform=transformed, quality=quality, chart_key=chart, summary=summary
+        scrape=scraped,
+        transform=transformed,
+        quality=quality,
+        chart_key=chart,
+        summary=summary,
+        summary_key=write_summary_csv(lake, summary, window_end),
     )

@@ -1,9 +1,14 @@
-"""Scrape: BRAPI daily bars -> raw Parquet partitions + a run manifest."""
+"""Scrape: BRAPI daily bars -> raw Parquet partitions + a run manifest.
+
+Tickers the source sets aside (BRAPI refused them, their bars failed validation) are
+left out: nothing of theirs is written, the manifest and the result name each one with
+its reason, and every other ticker is written as usual.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -11,11 +16,13 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from b3pipeline import schema
+from b3pipeline.batch_output import failed_tickers_output
 from b3pipeline.brapi import DailyBar, QuoteHistory
 from b3pipeline.errors import InvalidRequestError
 from b3pipeline.lake import Lake, ProgressCallback, manifest_key, parquet_bytes, raw_quotes_key
 from b3pipeline.manifest import SCRAPER_PRODUCER, Manifest, ManifestFile, new_run_id
-from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers, validate_tickers
+from b3pipeline.ticker_pool import TickerFailure
+from b3pipeline.tickers import DEFAULT_TICKERS, validate_tickers
 
 SOURCE = "brapi"
 RAW_WRITE_PHASE = "raw files written"
@@ -46,17 +53,29 @@ class ScrapeRequest:
     ) -> ScrapeRequest:
         """Parse `{"tickers": [...], "run_date": "YYYY-MM-DD"|null, "execution_arn"?}`.
 
-        No run_date means the latest trading days BRAPI returns (the daily schedule).
+        `tickers` is one batch: a non-empty list of symbols (absent or null: the default
+        tickers). No run_date means the latest trading days BRAPI returns (the schedule).
         """
         if not isinstance(event, Mapping):
             raise InvalidRequestError(f"the scraper event must be a JSON object, got {event!r}")
-        raw_tickers = event.get("tickers") or list(default_tickers)
-        if isinstance(raw_tickers, str):
-            tickers = parse_tickers(raw_tickers)
-        elif isinstance(raw_tickers, list):
-            tickers = validate_tickers(str(t) for t in raw_tickers)
-        else:
-            raise InvalidRequestError(f"tickers must be a list of symbols, got {raw_tickers!r}")
+        raw_tickers = event.get("tickers")
+        if raw_tickers is None:
+            raw_tickers = list(default_tickers)
+        if not isinstance(raw_tickers, list):
+            raise InvalidRequestError(
+                f'tickers must be a list of symbols such as ["PETR4", "VALE3"], got {raw_tickers!r}'
+            )
+        if not raw_tickers:
+            raise InvalidRequestError(
+                "tickers is an empty list: a batch needs at least one ticker (leave tickers "
+                "out for the default ones)"
+            )
+        for index, ticker in enumerate(raw_tickers):
+            if not isinstance(ticker, str):
+                raise InvalidRequestError(
+                    f'tickers[{index}] is {ticker!r}, not a symbol string such as "PETR4"'
+                )
+        tickers = validate_tickers(raw_tickers)
         run_date = event.get("run_date")
         day: date | None = None
         if run_date is not None:
@@ -73,20 +92,23 @@ class ScrapeRequest:
 @dataclass(frozen=True)
 class ScrapeResult:
     run_id: str
-    tickers: list[str]
+    tickers: list[str]  # the tickers written: those asked for, minus the failed ones
     dates: list[str]  # ISO trade dates written, sorted
     rows: int
-    manifest_key: str
+    manifest_key: str | None  # None when every ticker failed: nothing at all was written
     files: list[ManifestFile]
+    failed: list[TickerFailure] = field(default_factory=list)  # sorted by ticker
 
     def to_output(self) -> dict[str, Any]:
-        """The scraper Lambda's output (DESIGN.md payloads): small, whatever the window."""
-        return {
+        """The scraper Lambda's output (DESIGN.md payloads; b3pipeline.batch_output):
+        small, whatever the window, and under OUTPUT_MAX_BYTES whatever failed."""
+        body = {
             "tickers": self.tickers,
             "dates": self.dates,
             "rows": self.rows,
             "manifest_key": self.manifest_key,
         }
+        return failed_tickers_output(body, self.failed)
 
 
 def bars_to_table(bars: Sequence[DailyBar], ingested_at: datetime, request_range: str) -> pa.Table:
@@ -123,19 +145,27 @@ def scrape(
     """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
 
     Every bar is fetched and validated, and every file's rows built, before the first
-    write, so a bad payload writes nothing. The files are written concurrently on the
-    lake's I/O pool; a failed write stops the run before the manifest. Rewriting a day
-    replaces its file, so reruns never duplicate rows (and repair a failed run). The
-    manifest is written last: its presence means every file it lists is complete.
+    write, so a bad payload writes nothing. A ticker the source sets aside writes nothing
+    and is listed with its reason in the manifest and the result; when every ticker is
+    set aside nothing is written at all, not even a manifest. The files are written
+    concurrently on the lake's I/O pool; a failed write stops the run before the manifest.
+    Rewriting a day replaces its file, so reruns never duplicate rows (and repair a failed
+    run). The manifest is written last: its presence means every file it lists is complete.
     """
     symbols = validate_tickers(tickers)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     run = run_id or new_run_id(moment)
     history = source.fetch_daily_history(symbols, start, end)
+    failed = sorted(history.failed, key=lambda f: f.ticker)
+    set_aside = {f.ticker for f in failed}
+    landed = [symbol for symbol in symbols if symbol not in set_aside]
+    if not landed:
+        return ScrapeResult(run, [], [], 0, None, [], failed)
 
     by_partition: dict[tuple[date, str], list[DailyBar]] = {}
     for bar in history.bars:
-        by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
+        if bar.ticker not in set_aside:
+            by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
 
     files: list[ManifestFile] = []
     writes = []
@@ -150,19 +180,21 @@ def scrape(
     manifest = Manifest(
         run_id=run,
         producer=producer,
-        tickers=symbols,
+        tickers=landed,
         dates=dates,
         files=files,
         created_at=moment.isoformat().replace("+00:00", "Z"),
         execution_arn=execution_arn,
+        failed_tickers=[{"ticker": f.ticker, "reason": f.reason} for f in failed],
     )
     key = manifest_key(run)
     lake.write_bytes(key, manifest.to_json().encode("utf-8"))
     return ScrapeResult(
         run_id=run,
-        tickers=symbols,
+        tickers=landed,
         dates=dates,
         rows=manifest.rows,
         manifest_key=key,
         files=files,
+        failed=failed,
     )
