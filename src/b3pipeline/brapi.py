@@ -486,7 +486,7 @@ def _raise_for_status(what: str, symbols: Sequence[str], status: int, message: s
         raise BrapiTickerNotFoundError(
             f"{said}; BRAPI does not know {unknown}: check the ticker (B3 symbols such as "
             "PETR4, VALE3, BOVA11)",
-            reason=f"BRAPI does not know it (HTTP 404: {message!r}); check the ticker",
+            reason=f"unknown to BRAPI, HTTP 404: {message!r}",
         )
     if status == 429 or status >= 500:
         raise BrapiUnavailableError(

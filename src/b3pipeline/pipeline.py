@@ -71,16 +71,17 @@ class PipelineResult:
         if not failed:
             return
         landed = len(self.scrape.tickers)
+        rest = "the other ticker was" if landed == 1 else f"the other {landed} were"
         if self.scrape.rows:
-            others = f"the other {landed} were written, refined and checked"
+            others = f"{rest} written, refined and checked"
         elif landed:
-            others = f"the other {landed} had no trading day in the window"
+            others = f"{rest} without a trading day in the window"
         else:
             others = "nothing was written"
         raise TickersFailedError(
             f"{len(failed)} of {landed + len(failed)} tickers failed and were left out "
-            f"({others}): {describe_failures(failed)}. Check or drop them (--tickers) and "
-            "rerun them"
+            f"({others}): {describe_failures(failed)}. Check those tickers, then rerun them "
+            "or leave them out of --tickers"
         )
 
 

@@ -393,7 +393,7 @@ def test_unknown_ticker_reason_is_short_and_quotes_brapi() -> None:
     history = client.fetch_daily_history(["ZZZZ3"])
 
     assert [(f.ticker, f.reason) for f in history.failed] == [
-        ("ZZZZ3", "BRAPI does not know it (HTTP 404: 'Não encontramos'); check the ticker")
+        ("ZZZZ3", "unknown to BRAPI, HTTP 404: 'Não encontramos'")
     ]
 
 
@@ -861,8 +861,9 @@ def test_too_many_failures_stop_early_with_one_summary() -> None:
     assert text.startswith(
         "stopped early: 11 of 100 tickers failed, more than the allowed share 0.1 (10)"
     )
-    assert "ABAA3 (BRAPI does not know it" in text and "; and 6 more." in text
-    assert text.count("BRAPI does not know it") == 5
+    assert "ABAA3 (unknown to BRAPI, HTTP 404: 'Não encontramos'); ABAB3 (" in text
+    assert "; and 6 more." in text
+    assert text.count("unknown to BRAPI") == 5
     assert isinstance(info.value.__cause__, BrapiTickerNotFoundError)
 
 
