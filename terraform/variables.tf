@@ -109,6 +109,39 @@ variable "brapi_base_url" {
   }
 }
 
+variable "brapi_concurrency" {
+  description = "BRAPI requests the scraper runs at once (BRAPI_CONCURRENCY). BRAPI documents no concurrency limit, only each plan's monthly quota; 429s are retried after their Retry-After."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.brapi_concurrency >= 1 && var.brapi_concurrency <= 64 && floor(var.brapi_concurrency) == var.brapi_concurrency
+    error_message = "brapi_concurrency must be a whole number from 1 to 64."
+  }
+}
+
+variable "brapi_tickers_per_request" {
+  description = "Tickers one BRAPI request asks for, comma-separated (BRAPI_TICKERS_PER_REQUEST). The free plan takes 1; raise it only as far as the BRAPI plan allows."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.brapi_tickers_per_request >= 1 && var.brapi_tickers_per_request <= 100 && floor(var.brapi_tickers_per_request) == var.brapi_tickers_per_request
+    error_message = "brapi_tickers_per_request must be a whole number from 1 to 100."
+  }
+}
+
+variable "max_failed_ticker_share" {
+  description = "Share of a scrape's tickers that may fail (unknown to BRAPI, bad bars) and be set aside before the scrape stops early (B3_MAX_FAILED_TICKER_SHARE); 0 stops at the first failure."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.max_failed_ticker_share >= 0 && var.max_failed_ticker_share <= 1
+    error_message = "max_failed_ticker_share must be a number from 0 to 1."
+  }
+}
+
 variable "brapi_token_parameter_name" {
   description = "Name of an SSM SecureString parameter holding the BRAPI token, created outside Terraform so the token never lands in state (see docs/deploy.md). Empty: no token (PETR4, VALE3, MGLU3 and ITUB4 answer without one) and no SSM permission."
   type        = string

@@ -317,6 +317,35 @@ def test_lambda_functions_use_the_packaged_zips_and_handler() -> None:
         assert body["handler"] == "${local.lambda_handler}"
 
 
+class _RecordingEnvironment(dict[str, str]):
+    """An empty environment that remembers every variable asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_function_environments_name_only_settings_the_core_reads() -> None:
+    """A misspelt variable in Terraform would be silently ignored: the default would win."""
+    from b3pipeline.settings import Settings
+
+    environment = _RecordingEnvironment()
+    Settings.from_env(environment)
+    for name, body in _hcl.resources("aws_lambda_function").items():
+        variables = set(body["environment"][0]["variables"]) - {"POWERTOOLS_SERVICE_NAME"}
+        assert variables <= environment.asked, (name, variables - environment.asked)
+    scraper = _hcl.resources("aws_lambda_function")["scraper"]["environment"][0]["variables"]
+    assert {
+        "BRAPI_CONCURRENCY": "${tostring(var.brapi_concurrency)}",
+        "BRAPI_TICKERS_PER_REQUEST": "${tostring(var.brapi_tickers_per_request)}",
+        "B3_MAX_FAILED_TICKER_SHARE": "${tostring(var.max_failed_ticker_share)}",
+    }.items() <= scraper.items()
+
+
 @pytest.mark.parametrize("name", sorted(package.FUNCTIONS))
 def test_handler_module_and_function_exist(name: str) -> None:
     module, _, function = _hcl.locals_()["lambda_handler"].partition(".")
