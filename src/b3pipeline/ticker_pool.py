@@ -93,7 +93,7 @@ class FetchPolicy:
 
     def allowed_failures(self, total: int) -> int:
         """How many of `total` tickers may be set aside before the run stops early."""
-        # round() first: 0.1 * 30 is 3.0000000000000004 in binary floating point.
+        # round() first: 0.07 * 100 is 7.000000000000001 in binary floating point.
         return math.ceil(round(self.max_failed_share * total, 9))
 
 

@@ -87,7 +87,8 @@ def test_failed_tickers_are_set_aside_sorted_and_the_rest_kept() -> None:
         (0.1, 5, 1),
         (0.1, 10, 1),
         (0.1, 11, 2),
-        (0.1, 30, 3),  # not 4: 0.1 * 30 is 3.0000000000000004 in floating point
+        (0.1, 30, 3),
+        (0.07, 100, 7),  # not 8: 0.07 * 100 is 7.000000000000001 in floating point
         (0.1, 402, 41),
         (0.0, 400, 0),
         (1.0, 400, 400),
