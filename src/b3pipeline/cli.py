@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
             "-v",
             "--verbose",
             action="store_true",
-            help="log what each step does (at $LOG_LEVEL, default INFO)",
+            help="log what each step does (at $LOG_LEVEL, default INFO); `run` and "
+            "`backfill` also print every ticker's summary row",
         )
 
     run = commands.add_parser(
