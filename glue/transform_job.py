@@ -4,11 +4,18 @@ catalog and write the run summary.
 
 Job arguments (DESIGN.md): --lake_uri, --tickers (comma list or JSON array), --start_date,
 --end_date (YYYY-MM-DD), and optionally --catalog_database (the Glue database whose tables
-get the run's partitions; without it nothing is registered). Glue adds its own: --JOB_RUN_ID
+get the run's partitions; without it nothing is registered) and --aws_region (the region of
+every AWS client the job makes, S3 and Glue, on the driver and the executors; Terraform sets
+both as default arguments, since whether Glue puts a region in the job's environment is not
+documented; without it the environment's AWS_REGION / AWS_DEFAULT_REGION is used, and a run
+that registers partitions without any region fails at start). Glue adds its own: --JOB_RUN_ID
 names the run summary (runs/transform/<JOB_RUN_ID>.json, which the state machine reads);
 without it (a local run) the summary is only logged. The others (--JOB_ID,
 --job-bookmark-option, ...) are ignored. The script is uploaded alone; b3pipeline comes from
 the wheel that --additional-python-modules installs on the driver and every executor.
+
+A failed run raises TransformJobError with what failed and what to do: Glue records the
+uncaught exception as the job run's ErrorMessage, which the state machine's alert carries.
 
 Outside Glue (no awsglue) the same script runs on a local SparkSession (`local[*]`):
     python glue/transform_job.py --lake_uri ./lake --tickers PETR4 \
@@ -28,9 +35,15 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from b3pipeline.catalog_registration import GluePartitionCatalog, glue_partition_catalog
-from b3pipeline.errors import B3PipelineError, InvalidDateRangeError, InvalidRequestError
+from b3pipeline.errors import (
+    B3PipelineError,
+    InvalidDateRangeError,
+    InvalidRequestError,
+    TransformJobError,
+)
 from b3pipeline.lake import Lake
 from b3pipeline.run_summary import record_transform_run, validate_job_run_id
+from b3pipeline.settings import Settings
 from b3pipeline.ticker_split import merge_ticker_outcomes, transform_ticker
 from b3pipeline.tickers import parse_tickers
 from b3pipeline.transform import TransformResult
@@ -39,7 +52,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ARGUMENTS = ("lake_uri", "tickers", "start_date", "end_date")
-OPTIONAL_ARGUMENTS = ("catalog_database",)
+OPTIONAL_ARGUMENTS = ("catalog_database", "aws_region")
 #: Glue passes it to every run; awsglue refuses to be asked for it (a reserved argument)
 #: but always returns it, None when absent.
 JOB_RUN_ID = "JOB_RUN_ID"
@@ -56,6 +69,7 @@ class TransformJobArguments:
     end_date: date
     catalog_database: str | None = None
     job_run_id: str | None = None
+    aws_region: str | None = None
 
 
 def _resolve_options(argv: list[str]) -> dict[str, str | None]:
@@ -110,6 +124,12 @@ def parse_arguments(argv: list[str]) -> TransformJobArguments:
             "--catalog_database is empty: give the Glue database name, or leave it out to "
             "register nothing"
         )
+    region = options["aws_region"]
+    if region is not None and not region.strip():
+        raise InvalidRequestError(
+            "--aws_region is empty: give the region of the lake bucket and the Glue catalog, "
+            "such as sa-east-1"
+        )
     job_run_id = options[JOB_RUN_ID]
     return TransformJobArguments(
         lake_uri=_required(options, "lake_uri").strip(),
@@ -118,6 +138,7 @@ def parse_arguments(argv: list[str]) -> TransformJobArguments:
         end_date=end,
         catalog_database=None if database is None else database.strip(),
         job_run_id=None if job_run_id is None else validate_job_run_id(job_run_id),
+        aws_region=None if region is None else region.strip(),
     )
 
 
@@ -149,10 +170,13 @@ def spark_session() -> SparkSession:
     return session
 
 
-def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformResult:
+def run_job(
+    spark: SparkSession, arguments: TransformJobArguments, region: str | None = None
+) -> TransformResult:
     """One Spark task per ticker, each running the core transform; the merged result.
 
-    processed_at is fixed here, on the driver, so every task stamps the same instant.
+    processed_at is fixed here, on the driver, so every task stamps the same instant; the
+    region travels with the task, so no executor depends on its environment.
     """
     processed_at = datetime.now(UTC)
     task = functools.partial(
@@ -161,6 +185,7 @@ def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformR
         start=arguments.start_date,
         end=arguments.end_date,
         processed_at=processed_at,
+        region=region,
     )
     tickers = arguments.tickers
     outcomes = spark.sparkContext.parallelize(tickers, len(tickers)).map(task).collect()
@@ -169,17 +194,33 @@ def run_job(spark: SparkSession, arguments: TransformJobArguments) -> TransformR
     )
 
 
-def partition_catalog(arguments: TransformJobArguments) -> GluePartitionCatalog | None:
+def job_region(arguments: TransformJobArguments) -> str | None:
+    """--aws_region, else the environment's AWS_REGION / AWS_DEFAULT_REGION, else None."""
+    return arguments.aws_region or Settings.from_env().aws_region
+
+
+def partition_catalog(
+    arguments: TransformJobArguments, region: str | None
+) -> GluePartitionCatalog | None:
     """The Glue database named by --catalog_database; None without it (nothing registered)."""
     if arguments.catalog_database is None:
         return None
-    return glue_partition_catalog(arguments.catalog_database)
+    if region is None:
+        raise InvalidRequestError(
+            f"--catalog_database {arguments.catalog_database} needs a region for the Glue "
+            "Data Catalog: give --aws_region (Terraform sets it as a default argument)"
+        )
+    return glue_partition_catalog(arguments.catalog_database, region)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """0 when every ticker's partitions were written (and the summary, under --JOB_RUN_ID);
-    1 with one message otherwise. Partitions the catalog refused do not fail the run: the
-    summary says the catalog is not current and the state machine runs the crawler.
+def main(argv: list[str] | None = None) -> None:
+    """Transform the window, register its partitions and write the run summary (under
+    --JOB_RUN_ID). Partitions the catalog refused do not fail the run: the summary says the
+    catalog is not current and the state machine runs the crawler.
+
+    Any failure raises TransformJobError (raised from the cause) with one message saying
+    what failed and what to do; a Glue run that ends with an uncaught exception is FAILED
+    with that exception as its ErrorMessage.
     """
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
@@ -187,22 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         arguments = parse_arguments(sys.argv if argv is None else argv)
-        lake = Lake.open(arguments.lake_uri)  # a bad URI fails here, before Spark starts
-        catalog = partition_catalog(arguments)
-        result = run_job(spark_session(), arguments)
+        region = job_region(arguments)
+        # A bad URI or a missing region fails here, before Spark starts.
+        lake = Lake.open(arguments.lake_uri, region=region)
+        catalog = partition_catalog(arguments, region)
+        result = run_job(spark_session(), arguments, region)
         summary = record_transform_run(lake, result, catalog, arguments.job_run_id)
     except B3PipelineError as exc:
         logger.error("transform failed: %s", exc)
-        print(f"transform failed: {exc}", file=sys.stderr)
-        return 1
+        raise TransformJobError(f"transform failed: {exc}") from exc
     event = {"event": "transform_succeeded", **result.summary()}
     event["catalog_current"] = summary.catalog_current
     logger.info(json.dumps(event, sort_keys=True))
-    return 0
 
 
 if __name__ == "__main__":
-    # Only a failure exits explicitly: a script that simply ends is a succeeded Glue run,
-    # and SystemExit(1) makes the run FAILED, which the state machine's Catch handles.
-    if main() != 0:
-        sys.exit(1)
+    main()

@@ -47,26 +47,50 @@ def _choice_label(rule: dict[str, Any]) -> str:
     return "rule"
 
 
-def mermaid(definition: dict[str, Any]) -> str:
-    """One node per state, one edge per transition (Next, Choice rule, Default, Catch)."""
-    lines = ["flowchart TD", f"    start((start)) --> {_node_id(definition['StartAt'])}"]
-    for name, state in definition["States"].items():
+def _node_lines(states: dict[str, Any], indent: str) -> list[str]:
+    """A node per state; a Map is a subgraph holding its iteration's states."""
+    lines = []
+    for name, state in states.items():
+        if state["Type"] == "Map":
+            processor = state["ItemProcessor"]
+            node = _node_id(name)
+            items = state.get("ItemsPath", "$").split(".")[-1]
+            lines.append(f'{indent}subgraph {node}["{name}: Map, one iteration per {items} item"]')
+            lines.append(f"{indent}    {node}_each((each)) --> {_node_id(processor['StartAt'])}")
+            lines += _node_lines(processor["States"], indent + "    ")
+            lines += _edge_lines(processor["States"], indent + "    ")
+            lines.append(f"{indent}end")
+            continue
         left, right = _SHAPES.get(state["Type"], ("[", "]"))
         resource = state.get("Resource", "").replace("arn:aws:states:::", "")
         label = f"{name}<br/><small>{resource}</small>" if resource else name
-        lines.append(f'    {_node_id(name)}{left}"{label}"{right}')
-    for name, state in definition["States"].items():
+        lines.append(f'{indent}{_node_id(name)}{left}"{label}"{right}')
+    return lines
+
+
+def _edge_lines(states: dict[str, Any], indent: str) -> list[str]:
+    lines = []
+    for name, state in states.items():
         source = _node_id(name)
         for rule in state.get("Choices", []):
             text = _choice_label(rule).replace('"', "'")
-            lines.append(f'    {source} -->|"{text}"| {_node_id(rule["Next"])}')
+            lines.append(f'{indent}{source} -->|"{text}"| {_node_id(rule["Next"])}')
         if "Default" in state:
-            lines.append(f"    {source} -->|default| {_node_id(state['Default'])}")
+            lines.append(f"{indent}{source} -->|default| {_node_id(state['Default'])}")
         if "Next" in state:
-            lines.append(f"    {source} --> {_node_id(state['Next'])}")
+            lines.append(f"{indent}{source} --> {_node_id(state['Next'])}")
         for catch in state.get("Catch", []):
             errors = ", ".join(catch["ErrorEquals"])
-            lines.append(f'    {source} -.->|"catch {errors}"| {_node_id(catch["Next"])}')
+            lines.append(f'{indent}{source} -.->|"catch {errors}"| {_node_id(catch["Next"])}')
+    return lines
+
+
+def mermaid(definition: dict[str, Any]) -> str:
+    """One node per state, one edge per transition (Next, Choice rule, Default, Catch); a
+    Map state is a subgraph of its iteration's states."""
+    lines = ["flowchart TD", f"    start((start)) --> {_node_id(definition['StartAt'])}"]
+    lines += _node_lines(definition["States"], "    ")
+    lines += _edge_lines(definition["States"], "    ")
     return "\n".join(lines) + "\n"
 
 

@@ -38,8 +38,9 @@ data "aws_iam_policy_document" "scraper" {
   }
 
   statement {
+    # One PutObject per file (b3pipeline.lake): no multipart upload to abort.
     sid     = "WriteRawQuotesAndManifests"
-    actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    actions = ["s3:PutObject"]
     resources = [
       "${aws_s3_bucket.lake.arn}/${local.raw_quotes_prefix}*",
       "${aws_s3_bucket.lake.arn}/${local.manifests_prefix}*",

@@ -287,6 +287,20 @@ resource "aws_glue_crawler" "lake" {
 
 # ---------------------------------------------------------------- transform job
 
+# Glue 5.x writes a job's logs to <prefix>/output (stdout and stderr: the script's log) and
+# <prefix>/error (Spark's and Glue's own) when the job says --custom-logGroup-prefix, instead of
+# /aws-glue/jobs/output and /aws-glue/jobs/error, which Glue would create with no retention
+# ("Logging for AWS Glue jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html).
+# Terraform owns these two, so they expire and `make destroy` removes them.
+resource "aws_cloudwatch_log_group" "glue_job" {
+  #checkov:skip=CKV_AWS_158:The job logs tickers, dates and counts only; the service-owned CloudWatch Logs encryption is enough.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days); a year of a daily batch's Spark logs is cost without use.
+  for_each = toset(["output", "error"])
+
+  name              = "${local.glue_job_log_prefix}/${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
 resource "aws_iam_role" "glue_job" {
   name               = local.glue_job_name
   description        = "Glue transform job: reads raw quotes, writes refined tables."
@@ -312,23 +326,25 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # One PutObject per file, a DeleteObject per file a rerun leaves without rows (b3pipeline.lake).
     sid       = "WriteRefinedTables"
-    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${aws_s3_bucket.lake.arn}/refined/*"]
   }
 
   statement {
     # The run summary (runs/transform/<JOB_RUN_ID>.json) that the state machine reads.
     sid       = "WriteRunSummary"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.lake.arn}/${local.run_summaries_prefix}*"]
   }
 
   statement {
     # b3pipeline.catalog_registration: GetTable once per table (its storage descriptor and
-    # schema), then BatchCreatePartition. Nothing else: the tables are Terraform's.
+    # schema), BatchCreatePartition for the files the run wrote, BatchDeletePartition for
+    # those it deleted. Nothing else: the tables are Terraform's.
     sid     = "RegisterPartitions"
-    actions = ["glue:GetTable", "glue:BatchCreatePartition"]
+    actions = ["glue:GetTable", "glue:BatchCreatePartition", "glue:BatchDeletePartition"]
     resources = concat(
       [local.glue_catalog_arn, aws_glue_catalog_database.lake.arn],
       [for t in aws_glue_catalog_table.lake : t.arn],
@@ -356,9 +372,11 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
+    # Its two log groups only (they exist: Terraform made them; CreateLogGroup is kept, as in
+    # AWSGlueServiceRole, in case Glue asks for them anyway, and answers AlreadyExists).
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/*"]
+    resources = flatten([for group in aws_cloudwatch_log_group.glue_job : [group.arn, "${group.arn}:*"]])
   }
 }
 
@@ -393,19 +411,26 @@ resource "aws_glue_job" "transform" {
   # Job parameters: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
   default_arguments = {
     "--job-language" = "python"
-    # pip installs the core wheel (and whatever of its requirements Glue lacks) on the
-    # driver and on every executor, where the per-ticker tasks import it.
-    "--additional-python-modules"    = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
-    "--enable-metrics"               = "true"
-    "--enable-observability-metrics" = "true"
+    # pip installs the core wheel on the driver and on every executor, where the per-ticker
+    # tasks import it. Its requirements are all among the libraries Glue 5.1 provides
+    # (tests/spark/test_glue_provided_libraries.py), so pip never needs an index:
+    # --no-index makes a run fail at once rather than reach PyPI.
+    "--additional-python-modules"       = "s3://${aws_s3_bucket.lake.bucket}/${aws_s3_object.core_wheel.key}"
+    "--python-modules-installer-option" = "--no-index"
+    "--enable-metrics"                  = "true"
+    "--enable-observability-metrics"    = "true"
     # Glue 5.x streams every job's logs in real time (stdout/stderr, where the script logs,
-    # to /aws-glue/jobs/output; Spark's to /aws-glue/jobs/error); set explicitly all the same.
+    # to <prefix>/output; Spark's to <prefix>/error); set explicitly all the same.
     "--enable-continuous-cloudwatch-log" = "true"
+    "--custom-logGroup-prefix"           = local.glue_job_log_prefix
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--lake_uri"                         = local.lake_uri
-    # A default argument, not one the state machine sends: every run of the job, also one
-    # started by hand, registers its partitions (b3pipeline.catalog_registration).
+    # Default arguments, not ones the state machine sends: every run of the job, also one
+    # started by hand, registers its partitions (b3pipeline.catalog_registration), and
+    # every AWS client it makes, on the driver and the executors, uses this region (whether
+    # Glue sets one in a job's environment is not documented).
     "--catalog_database" = aws_glue_catalog_database.lake.name
+    "--aws_region"       = local.region
   }
 
   lifecycle {
@@ -415,5 +440,5 @@ resource "aws_glue_job" "transform" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.glue_job]
+  depends_on = [aws_iam_role_policy.glue_job, aws_cloudwatch_log_group.glue_job]
 }

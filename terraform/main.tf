@@ -9,13 +9,11 @@
 
 data "aws_caller_identity" "current" {}
 
-data "aws_region" "current" {}
-
 data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  region     = var.aws_region # the provider's region; data.aws_region names it differently in 5.x and 6.x
   partition  = data.aws_partition.current.partition
 
   bucket_name = var.bucket_name != "" ? var.bucket_name : "${var.project}-lake-${local.account_id}-${local.region}"
@@ -49,6 +47,8 @@ locals {
   crawler_name       = "${var.project}-crawler"
   workgroup_name     = "${var.project}-wg"
   state_machine_name = "${var.project}-pipeline"
+  # The Glue job's log groups are <this>/output and <this>/error (glue.tf).
+  glue_job_log_prefix = "/aws-glue/jobs/${local.glue_job_name}"
 
   brapi_token_parameter_arn = var.brapi_token_parameter_name == "" ? "" : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.brapi_token_parameter_name}"
 }

@@ -123,6 +123,15 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
+    # Every Athena query needs glue:GetDatabase on the catalog's `default` database, whatever
+    # database it reads (Athena, "Fine-grained access to databases and tables in the AWS Glue
+    # Data Catalog": https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
+    sid       = "AthenaDefaultDatabase"
+    actions   = ["glue:GetDatabase"]
+    resources = [local.glue_catalog_arn, "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/default"]
+  }
+
+  statement {
     sid     = "AthenaReadsLakeData"
     actions = ["s3:GetObject"]
     resources = [

@@ -1,3 +1,13 @@
+output "aws_region" {
+  description = "Region of every resource: pass it to every aws command (--region \"$(terraform -chdir=terraform output -raw aws_region)\")."
+  value       = local.region
+}
+
+output "tickers" {
+  description = "Tickers the schedule scrapes (the default of b3pipeline aws run --tickers)."
+  value       = var.tickers
+}
+
 output "lake_bucket" {
   description = "Name of the lake bucket."
   value       = aws_s3_bucket.lake.bucket
@@ -31,6 +41,11 @@ output "trigger_function_name" {
 output "glue_job_name" {
   description = "Name of the Glue 5.1 Spark transform job."
   value       = aws_glue_job.transform.name
+}
+
+output "glue_job_log_groups" {
+  description = "Log groups of the Glue job: output (the script's log) and error (Spark's and Glue's)."
+  value       = { for kind, group in aws_cloudwatch_log_group.glue_job : kind => group.name }
 }
 
 output "crawler_name" {

@@ -4,8 +4,9 @@ resource "aws_s3_bucket" "lake" {
   #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket; CloudTrail data events are the audit trail if one is ever needed for public market data.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage for public quotes that can be re-scraped from BRAPI; versioning covers accidental overwrites.
   #checkov:skip=CKV_AWS_145:SSE-S3 on purpose: public market data, and a customer managed key would add kms grants to every reader (Lambda, Glue, Athena, crawler) and $1/month.
-  bucket        = local.bucket_name
-  force_destroy = var.force_destroy_bucket
+  # No force_destroy: `make destroy` (scripts/teardown.py) empties the bucket first, and only
+  # with DELETE_DATA=1; a plain `terraform destroy` stops at a bucket that holds data.
+  bucket = local.bucket_name
 }
 
 resource "aws_s3_bucket_ownership_controls" "lake" {

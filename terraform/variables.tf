@@ -43,12 +43,6 @@ variable "bucket_name" {
   }
 }
 
-variable "force_destroy_bucket" {
-  description = "Let `terraform destroy` delete the lake bucket with all its objects and versions. Keep false where the lake holds data you want to keep."
-  type        = bool
-  default     = false
-}
-
 variable "tickers" {
   description = "B3 tickers the schedule scrapes every weekday (also the scraper's B3_TICKERS default)."
   type        = list(string)
@@ -95,6 +89,13 @@ variable "pandas_layer_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:AWSSDKPandas-Python312:[0-9]+$", var.pandas_layer_arn))
     error_message = "pandas_layer_arn must be an AWSSDKPandas-Python312 (x86_64) layer version ARN, e.g. arn:aws:lambda:sa-east-1:336392948345:layer:AWSSDKPandas-Python312:<version>."
+  }
+
+  # Lambda refuses a layer from another region only at apply ("layers must be in the same
+  # region as the function"): refuse it at plan instead.
+  validation {
+    condition     = try(split(":", var.pandas_layer_arn)[3], "") == var.aws_region
+    error_message = "pandas_layer_arn must be the layer of aws_region: its 4th field is the region (arn:aws:lambda:<aws_region>:336392948345:layer:AWSSDKPandas-Python312:<version>); take that region's ARN from https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html."
   }
 }
 
@@ -165,7 +166,7 @@ variable "log_level" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of every CloudWatch log group this module creates (Lambda, Step Functions)."
+  description = "Retention of every CloudWatch log group this module creates (the Lambdas, the state machine, the Glue job's output and error logs)."
   type        = number
   default     = 30
 
@@ -198,9 +199,9 @@ variable "scraper_memory_mb" {
 }
 
 variable "scraper_reserved_concurrency" {
-  description = "Reserved concurrency of the scraper: 1 keeps overlapping runs from spending the BRAPI quota twice. Set -1 (unreserved) in accounts whose concurrency quota is still the new-account 10, where nothing can be reserved."
+  description = "Reserved concurrency of the scraper. -1 (default): none, it runs from the account's shared pool. 1 lets at most one scrape run at a time, so a run started by hand during the scheduled one cannot spend the BRAPI plan's quota twice; reserving needs an account whose Lambda concurrency quota leaves 100 unreserved after it (new accounts start at 10: see docs/deploy.md)."
   type        = number
-  default     = 1
+  default     = -1
 
   validation {
     condition     = var.scraper_reserved_concurrency == -1 || var.scraper_reserved_concurrency >= 1
@@ -209,9 +210,9 @@ variable "scraper_reserved_concurrency" {
 }
 
 variable "trigger_reserved_concurrency" {
-  description = "Reserved concurrency of the S3 trigger: caps how many executions a burst of dropped manifests starts at once. -1 for unreserved (see scraper_reserved_concurrency)."
+  description = "Reserved concurrency of the S3 trigger: a number caps how many executions a burst of dropped manifests starts at once. -1 (default): none (see scraper_reserved_concurrency for when an account can reserve)."
   type        = number
-  default     = 2
+  default     = -1
 
   validation {
     condition     = var.trigger_reserved_concurrency == -1 || var.trigger_reserved_concurrency >= 1

@@ -13,6 +13,10 @@ A batch with tickers set aside still returns normally (the state machine refines
 others, then fails naming them); more failures than B3_MAX_FAILED_TICKER_SHARE of the
 batch raise TooManyTickersFailedError, and a failure of the whole batch (bad token, quota,
 BRAPI down) raises as before.
+
+Every AWS client (the lake's S3, SSM for the token) is made for AWS_REGION, which Lambda
+always sets to the function's region, the region Terraform puts the lake bucket and the
+parameter in; without it (outside Lambda) an s3:// lake or a token parameter fails at start.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,11 +46,17 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+@lru_cache(maxsize=1)
+def _ssm(region: str) -> parameters.SSMProvider:
+    client = boto3.session.Session().client("ssm", region_name=region)
+    return parameters.SSMProvider(boto3_client=client)
+
+
 def _token(settings: Settings) -> str | None:
     if settings.brapi_token:
         return settings.brapi_token
     if settings.brapi_token_parameter:
-        value = parameters.get_parameter(
+        value = _ssm(settings.require_aws_region()).get(
             settings.brapi_token_parameter, decrypt=True, max_age=TOKEN_CACHE_SECONDS
         )
         return str(value) if value else None
@@ -53,9 +64,9 @@ def _token(settings: Settings) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _lake(uri: str, concurrency: int) -> Lake:
+def _lake(uri: str, concurrency: int, region: str | None) -> Lake:
     # One boto3 client per container: warm invocations reuse its connections.
-    return Lake.open(uri, concurrency)
+    return Lake.open(uri, concurrency, region=region)
 
 
 def parse_event(event: dict[str, Any]) -> ScrapeRequest:
@@ -71,7 +82,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = _settings()
     lake_uri = settings.require_lake_uri()
     request = parse_event(event)
-    lake = _lake(lake_uri, settings.lake_io_concurrency)
+    region = settings.require_aws_region() if lake_uri.startswith("s3://") else None
+    lake = _lake(lake_uri, settings.lake_io_concurrency, region)
     client = BrapiClient(settings.brapi_base_url, _token(settings), policy=settings.fetch_policy())
     result = scrape(
         client,

@@ -1,7 +1,9 @@
 """Trigger Lambda: S3 ObjectCreated on raw/**/_manifest.json -> StartExecution (source "s3").
 
 Thin adapter over b3pipeline.trigger: parse the event, read the manifest, start the execution.
-A duplicate S3 event maps to the same execution name, so it starts nothing new.
+A duplicate S3 event maps to the same execution name, so it starts nothing new. Each client's
+region is where its resource is: the S3 record's awsRegion for the manifest's bucket, the
+region in STATE_MACHINE_ARN for Step Functions (not whatever the environment says).
 A malformed or unreadable manifest raises: the async invocation retries, then the on-failure
 destination keeps the event.
 """
@@ -21,16 +23,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from b3pipeline.errors import ManifestError, WorkflowStartError
 from b3pipeline.manifest import Manifest
-from b3pipeline.settings import Settings
+from b3pipeline.settings import Settings, region_of_arn
 from b3pipeline.trigger import TriggerPlan, is_manifest_key, plan_execution
 
 logger = Logger()
 
 
-@lru_cache(maxsize=1)
-def _clients() -> tuple[Any, Any]:
-    """(s3, stepfunctions), built once per container."""
-    return boto3.client("s3"), boto3.client("stepfunctions")
+@lru_cache(maxsize=8)
+def _client(service: str, region: str) -> Any:
+    """One boto3 client per service and region, built once per container."""
+    session: Any = boto3.session.Session()
+    return session.client(service, region_name=region)
 
 
 def _read_manifest(s3: Any, bucket: str, key: str) -> Manifest:
@@ -72,7 +75,7 @@ def _start(sfn: Any, state_machine_arn: str, plan: TriggerPlan) -> str:
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     state_machine_arn = settings.require_state_machine_arn()
-    s3, sfn = _clients()
+    sfn = _client("stepfunctions", region_of_arn(state_machine_arn))
     results: list[dict[str, Any]] = []
     for record in event.records:
         bucket = record.s3.bucket.name
@@ -81,7 +84,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             logger.info("not a raw manifest: ignored", extra={"bucket": bucket, "key": key})
             results.append({"bucket": bucket, "key": key, "outcome": "ignored"})
             continue
-        manifest = _read_manifest(s3, bucket, key)
+        manifest = _read_manifest(_client("s3", record.aws_region), bucket, key)
         plan = plan_execution(bucket, key, record.s3.get_object.etag, manifest)
         if not plan.start:
             logger.info("manifest skipped", extra={"key": key, "reason": plan.skip_reason})

@@ -7,9 +7,11 @@ of them (BRAPI's free plan accepts one symbol per request), `concurrency` GETs a
 
     GET {base}/api/quote/{T1[,T2...]}?range=R&interval=1d      Authorization: Bearer <token>
 
-Transport: a `requests.Session` whose adapter retries connection errors, read errors, 429
-and 5xx with capped exponential backoff and jitter (urllib3 `Retry`). Whatever is still
-failing after the retries becomes `BrapiUnavailableError` (transient: retry later).
+Transport: a `requests.Session` whose adapter retries connection errors (refused, reset),
+timeouts, 429 and 5xx with capped exponential backoff and jitter (urllib3 `Retry`). Whatever
+is still failing after the retries becomes `BrapiUnavailableError` (transient: retry later).
+A host name that does not resolve is not retried: without a network, or with a mistyped
+BRAPI_BASE_URL, waiting does not help, so it fails at once with `BrapiHostNotFoundError`.
 
 Every bar of every ticker is validated before `fetch_daily_history` returns. A ticker BRAPI
 does not know (404) or whose bars fail validation is set aside with its reason
@@ -34,11 +36,12 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import requests
@@ -49,6 +52,7 @@ from urllib3.util import Retry
 from b3pipeline.errors import (
     BrapiBadRequestError,
     BrapiError,
+    BrapiHostNotFoundError,
     BrapiPayloadError,
     BrapiQuotaError,
     BrapiTickerNotFoundError,
@@ -68,10 +72,12 @@ __all__ = [
     "BrapiClient",
     "DailyBar",
     "QuoteHistory",
+    "RetryLogAsDebug",
     "build_retry",
     "build_session",
     "choose_range",
     "parse_quotes_payload",
+    "ticker_examples",
     "today_in_sao_paulo",
 ]
 
@@ -113,6 +119,8 @@ _PRICE_FIELDS: tuple[tuple[str, str], ...] = (
     ("adjustedClose", "adjusted_close"),
 )
 _MESSAGE_MAX_CHARS = 300
+#: Symbols a 404 message offers as examples (never the one that failed).
+_TICKER_EXAMPLES = ("PETR4", "VALE3", "BOVA11", "ITUB4")
 
 
 @dataclass(frozen=True)
@@ -133,12 +141,23 @@ class DailyBar:
 @dataclass(frozen=True)
 class QuoteHistory:
     """Validated bars sorted by (ticker, trade_date), only within the window when given,
-    and the tickers set aside (sorted by ticker), none of whose bars are in `bars`."""
+    and the tickers set aside (sorted by ticker), none of whose bars are in `bars`.
+
+    `spans` says what BRAPI returned before the window was applied: the first and last
+    trade date of each ticker that had any bar (a ticker without bars, or set aside, is
+    absent). None when the source does not say.
+    """
 
     bars: list[DailyBar]
     request_range: str
     requested_at: str | None
+    spans: dict[str, tuple[date, date]] | None = None
     failed: list[TickerFailure] = field(default_factory=list)
+
+
+def ticker_examples(excluding: Sequence[str] = ()) -> str:
+    """Three well-known B3 symbols for an error message, never one that just failed."""
+    return ", ".join([t for t in _TICKER_EXAMPLES if t not in excluding][:3])
 
 
 def _package_version() -> str:
@@ -172,8 +191,62 @@ def _retry_accepts(parameter: str) -> bool:
     return parameter in inspect.signature(Retry.__init__).parameters
 
 
+def is_name_resolution_failure(error: BaseException | None) -> bool:
+    """True when `error` was caused by a host name that does not resolve (DNS).
+
+    urllib3 2 raises NameResolutionError from socket.gaierror, urllib3 1.26 a
+    NewConnectionError while handling it: the gaierror is in the chain either way.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, socket.gaierror):
+            return True
+        seen.add(id(error))
+        reason = getattr(error, "reason", None)  # MaxRetryError wraps the last error
+        if isinstance(reason, BaseException) and is_name_resolution_failure(reason):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class BrapiRetry(Retry):
+    """urllib3's Retry, except that a host name that does not resolve is not retried.
+
+    A DNS failure means no network or a mistyped BRAPI_BASE_URL; retrying it only delays
+    the error by the whole backoff (about 9 s). Refused or reset connections, timeouts,
+    429 and 5xx stay retried.
+    """
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Self:
+        if is_name_resolution_failure(error):
+            raise urllib3.exceptions.MaxRetryError(_pool, url or "", error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+class RetryLogAsDebug(logging.Filter):
+    """Turns urllib3's per-retry WARNING ("Retrying (Retry(...)) after connection broken
+    by ...") into a DEBUG record of logger `b3pipeline.brapi`'s level: a retry is routine,
+    and only the final outcome is the user's business. Install it on the
+    `urllib3.connectionpool` logger (the CLI does)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not str(record.msg).startswith("Retrying"):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logger.isEnabledFor(logging.DEBUG)
+
+
 def build_retry(max_retries: int = 4, backoff_factor: float = 0.5) -> Retry:
-    """The urllib3 Retry policy: GET only, connection/read errors, 429 and 5xx.
+    """The urllib3 Retry policy: GET only, connection/read errors, 429 and 5xx (but not a
+    host name that does not resolve: see BrapiRetry).
 
     Sleeps grow as backoff_factor * 2**n, plus up to `backoff_factor` seconds of jitter,
     each capped at BACKOFF_MAX_SECONDS; a Retry-After header is honoured up to
@@ -203,7 +276,7 @@ def build_retry(max_retries: int = 4, backoff_factor: float = 0.5) -> Retry:
         kwargs["backoff_max"] = BACKOFF_MAX_SECONDS
     if _retry_accepts("retry_after_max"):
         kwargs["retry_after_max"] = RETRY_AFTER_MAX_SECONDS
-    return Retry(**kwargs)
+    return BrapiRetry(**kwargs)
 
 
 def build_session(
@@ -292,6 +365,7 @@ class BrapiClient:
             symbols, lambda group: self._fetch_group(group, request_range), self.policy
         )
         bars: list[DailyBar] = []
+        spans: dict[str, tuple[date, date]] = {}
         requested_at: str | None = None
         for symbol in symbols:
             if symbol not in answers:
@@ -299,6 +373,8 @@ class BrapiClient:
             ticker_bars, ticker_requested_at = answers[symbol]
             if requested_at is None:
                 requested_at = ticker_requested_at
+            if ticker_bars:
+                spans[symbol] = (ticker_bars[0].trade_date, ticker_bars[-1].trade_date)
             kept = [
                 bar
                 for bar in ticker_bars
@@ -317,7 +393,11 @@ class BrapiClient:
             logger.info("BRAPI %s set aside: %s", failure.ticker, failure.reason)
         bars.sort(key=lambda bar: (bar.ticker, bar.trade_date))
         return QuoteHistory(
-            bars=bars, request_range=request_range, requested_at=requested_at, failed=failed
+            bars=bars,
+            request_range=request_range,
+            requested_at=requested_at,
+            spans=spans,
+            failed=failed,
         )
 
     def _fetch_group(
@@ -389,6 +469,12 @@ class BrapiClient:
             requests.exceptions.Timeout,
             requests.exceptions.RetryError,
         ) as exc:
+            if is_name_resolution_failure(exc):
+                host = urllib3.util.parse_url(self.base_url).host
+                raise BrapiHostNotFoundError(
+                    f"{what}: the host {host} of {self.base_url} does not resolve (no network, "
+                    "or a mistyped BRAPI_BASE_URL); not retried"
+                ) from exc
             if _is_timeout(exc):
                 raise BrapiUnavailableError(
                     f"{what} timed out after {self.timeout:g} s on every attempt; this is "
@@ -485,7 +571,7 @@ def _raise_for_status(what: str, symbols: Sequence[str], status: int, message: s
         unknown = symbols[0] if len(symbols) == 1 else f"one of {', '.join(symbols)}"
         raise BrapiTickerNotFoundError(
             f"{said}; BRAPI does not know {unknown}: check the ticker (B3 symbols such as "
-            "PETR4, VALE3, BOVA11)",
+            f"{ticker_examples(symbols)})",
             reason=f"unknown to BRAPI, HTTP 404: {message!r}",
         )
     if status == 429 or status >= 500:

@@ -13,6 +13,8 @@ cannot break the run. Without a window (`b3pipeline query`) every file is regist
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import sqlglot
 import sqlglot.errors
+from sqlglot import exp
 
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake, month_of
@@ -73,16 +76,51 @@ def read_sql_file(name: str) -> str:
         raise QueryError(f"cannot read {path}: {exc}") from exc
 
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _syntax_error(exc: sqlglot.errors.SqlglotError) -> str:
+    """sqlglot's error as one plain line: what, where, near which text (its own message
+    underlines the token with terminal escape codes)."""
+    details = getattr(exc, "errors", None)
+    if details:
+        first = details[0]
+        near = " ".join(f"{first.get('start_context', '')}{first.get('highlight', '')}".split())
+        return (
+            f"{first.get('description', 'syntax error')} at line {first.get('line')}, column "
+            f"{first.get('col')} (near '{near[-40:]}')"
+        )
+    return " ".join(_ANSI_ESCAPE.sub("", str(exc)).split())
+
+
+def _parse_athena(sql: str) -> exp.Expr:
+    """One Athena (Trino) statement, parsed."""
+    try:
+        expressions = [e for e in sqlglot.parse(sql, read="athena") if e is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        raise QueryError(f"the query is not valid Athena SQL: {_syntax_error(exc)}") from exc
+    if len(expressions) != 1:
+        raise QueryError(f"expected one SQL statement, got {len(expressions)}")
+    return expressions[0]
+
+
 def athena_to_duckdb(sql: str) -> str:
     """Transpile one Athena (Trino) statement to DuckDB's dialect."""
-    try:
-        statements = sqlglot.transpile(sql, read="athena", write="duckdb")
-    except sqlglot.errors.SqlglotError as exc:
-        raise QueryError(f"the query is not valid Athena SQL: {exc}") from exc
-    statements = [s for s in statements if s.strip()]
-    if len(statements) != 1:
-        raise QueryError(f"expected one SQL statement, got {len(statements)}")
-    return statements[0]
+    return _parse_athena(sql).sql(dialect="duckdb")
+
+
+def parameter_count(sql: str) -> int:
+    """How many positional `?` parameters one Athena statement takes."""
+    return sum(1 for _ in _parse_athena(sql).find_all(exp.Placeholder))
+
+
+class DropCommandFallbackWarning(logging.Filter):
+    """sqlglot warns when it passes a statement it does not model (SHOW TABLES, DESCRIBE)
+    through as text; DuckDB then runs that text as is, which is what the user asked, so
+    the warning is noise. Install it on the `sqlglot` logger (the CLI does)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
 
 
 class LocalCatalog:
@@ -136,7 +174,14 @@ class LocalCatalog:
 
     def run_sql(self, sql: str, parameters: Sequence[Any] | None = None) -> QueryResult:
         """Run one Athena-dialect statement (with positional `?` parameters)."""
-        statement = athena_to_duckdb(sql)
+        expression = _parse_athena(sql)
+        expected = sum(1 for _ in expression.find_all(exp.Placeholder))
+        given = len(parameters or [])
+        if given != expected:
+            raise QueryError(
+                f"the query takes {expected} `?` parameter(s) and {given} value(s) were given"
+            )
+        statement = expression.sql(dialect="duckdb")
         try:
             cursor = self.connection.execute(statement, list(parameters or []))
             columns = [d[0] for d in cursor.description or []]

@@ -6,13 +6,17 @@ table's columns match what the files hold. Two implementations:
 
 * `GluePartitionCatalog`: the Glue Data Catalog. For each table, GetTable once (the
   storage descriptor to copy and the schema to check), then BatchCreatePartition in
-  batches of at most `MAX_PARTITIONS_PER_CALL`.
+  batches of at most `MAX_PARTITIONS_PER_CALL`, then BatchDeletePartition, in batches of
+  at most `MAX_PARTITIONS_PER_DELETE`, for the partitions whose files the run deleted
+  (`partitions_deleted`: their raw data is gone), so Athena does not keep reading them as
+  empty partitions.
 * `LocalPartitionCatalog`: the local DuckDB catalog, whose views discover partitions from
   the lake's folders; nothing to register, every partition is current.
 
 How Glue errors are handled (codes from the BatchCreatePartition and GetTable API pages):
 
-* `AlreadyExistsException` for a partition: already present (a rerun changes nothing).
+* `AlreadyExistsException` for a partition: already present (a rerun changes nothing);
+  `EntityNotFoundException` for a partition to delete: already absent.
 * Throttling, internal and timeout errors, per partition or for the whole call: retried
   with capped exponential backoff and full jitter, then recorded as failed.
 * Any other per-partition error (InvalidInputException, ResourceNumberLimitExceeded...):
@@ -20,10 +24,15 @@ How Glue errors are handled (codes from the BatchCreatePartition and GetTable AP
 * The database or a table missing (EntityNotFoundException) or access denied: raise
   `CatalogRegistrationError`. The crawler cannot repair a missing table (Terraform
   defines them) and a permission error is a deployment fault that must not pass silently.
+
+A stale partition that could not be deregistered (after the retries) is listed in the run
+summary and logged; it does not make the catalog "not current", since a crawl cannot
+remove it (the crawler's delete behaviour is LOG): delete it with BatchDeletePartition.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import random
@@ -31,7 +40,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pyarrow as pa
 
@@ -42,12 +51,21 @@ from b3pipeline.transform import TransformResult
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
     from mypy_boto3_glue import GlueClient
-    from mypy_boto3_glue.type_defs import PartitionInputTypeDef, TableTypeDef
+    from mypy_boto3_glue.type_defs import (
+        PartitionInputTypeDef,
+        PartitionValueListTypeDef,
+        TableTypeDef,
+    )
+
+    #: What one batch call takes per partition: a PartitionInput (create) or its Values (delete).
+    _Entry = PartitionInputTypeDef | PartitionValueListTypeDef
 
 logger = logging.getLogger(__name__)
 
 #: BatchCreatePartition's PartitionInputList holds at most 100 items (Glue API reference).
 MAX_PARTITIONS_PER_CALL = 100
+#: BatchDeletePartition's PartitionsToDelete holds at most 25 (botocore's glue model).
+MAX_PARTITIONS_PER_DELETE = 25
 
 #: Error codes worth another attempt, for a whole call or for one partition.
 RETRYABLE_ERROR_CODES = frozenset(
@@ -59,6 +77,7 @@ RETRYABLE_ERROR_CODES = frozenset(
     }
 )
 ALREADY_EXISTS = "AlreadyExistsException"
+ALREADY_ABSENT = "EntityNotFoundException"
 #: Call-level codes that fail the run (see the module docstring).
 FATAL_ERROR_CODES = frozenset({"EntityNotFoundException", "AccessDeniedException"})
 
@@ -123,6 +142,22 @@ def partitions_written(result: TransformResult) -> list[TablePartition]:
     found = {hive_partition(daily, key) for key in result.daily_keys}
     found |= {TablePartition(raw.name, partition.values) for partition in list(found)}
     found |= {hive_partition(monthly, key) for key in result.monthly_keys}
+    return sorted(found)
+
+
+def partitions_deleted(result: TransformResult) -> list[TablePartition]:
+    """Every partition whose file the run deleted, sorted: a stale quotes_daily or
+    quotes_monthly file (its raw data is gone), and for a daily one the raw_quotes partition
+    of the same (dt, ticker), whose file is the one that went missing."""
+    daily, monthly = table_spec("quotes_daily"), table_spec("quotes_monthly")
+    raw = table_spec("raw_quotes")
+    found: set[TablePartition] = set()
+    for key in result.deleted_keys:
+        if key.startswith(monthly.location + "/"):
+            found.add(hive_partition(monthly, key))
+        else:
+            partition = hive_partition(daily, key)
+            found |= {partition, TablePartition(raw.name, partition.values)}
     return sorted(found)
 
 
@@ -221,6 +256,11 @@ class TableRegistration:
     already_present: list[TablePartition] = field(default_factory=list)
     failed: list[FailedPartition] = field(default_factory=list)
     schema_differences: list[str] = field(default_factory=list)
+    # Stale partitions (files the run deleted): removed from the catalog, not there, or not
+    # removed (after the retries).
+    deregistered: list[TablePartition] = field(default_factory=list)
+    already_absent: list[TablePartition] = field(default_factory=list)
+    deregister_failed: list[FailedPartition] = field(default_factory=list)
 
     @property
     def schema_matches(self) -> bool:
@@ -241,14 +281,21 @@ class CatalogRegistration:
 
     @property
     def current(self) -> bool:
-        """Every partition registered or present, and every table's schema matches the files."""
+        """Every partition registered or present, and every table's schema matches the files.
+
+        A stale partition left registered does not count: a crawl could not remove it."""
         return self.schema_matches and not any(t.failed for t in self.tables.values())
 
 
 class PartitionCatalog(Protocol):
     """Where the run's partitions are made visible to SQL."""
 
-    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration: ...
+    def register_partitions(
+        self, partitions: Sequence[TablePartition], stale: Sequence[TablePartition] = ()
+    ) -> CatalogRegistration:
+        """Register `partitions` (the files the run wrote) and deregister `stale` (the
+        files it deleted)."""
+        ...
 
 
 def _by_table(partitions: Sequence[TablePartition]) -> dict[str, list[TablePartition]]:
@@ -266,9 +313,14 @@ class LocalPartitionCatalog:
     Its tables are built from the same TableSpec columns as the files, so they always match.
     """
 
-    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration:
+    def register_partitions(
+        self, partitions: Sequence[TablePartition], stale: Sequence[TablePartition] = ()
+    ) -> CatalogRegistration:
+        removed = _by_table(stale)
         tables = {
-            name: TableRegistration(name, already_present=list(members))
+            name: TableRegistration(
+                name, already_present=list(members), already_absent=removed[name]
+            )
             for name, members in _by_table(partitions).items()
         }
         return CatalogRegistration(catalog="local", database=None, tables=tables)
@@ -309,15 +361,26 @@ class GluePartitionCatalog:
         self._sleep = sleep
         self._draw = draw
 
-    def register_partitions(self, partitions: Sequence[TablePartition]) -> CatalogRegistration:
+    def register_partitions(
+        self, partitions: Sequence[TablePartition], stale: Sequence[TablePartition] = ()
+    ) -> CatalogRegistration:
+        removed = _by_table(stale)
         tables = {
-            name: self._register_table(table_spec(name), members)
+            name: self._register_table(table_spec(name), members, removed[name])
             for name, members in _by_table(partitions).items()
         }
         return CatalogRegistration(catalog="glue", database=self.database, tables=tables)
 
+    def check_tables(self) -> None:
+        """GetTable on every table: a missing database or table, or access denied, raises
+        CatalogRegistrationError now, before a run writes anything (transient errors do not:
+        registration retries them)."""
+        for spec in TABLES:
+            with contextlib.suppress(_GaveUpError):
+                self._get_table(spec.name)
+
     def _register_table(
-        self, spec: TableSpec, partitions: list[TablePartition]
+        self, spec: TableSpec, partitions: list[TablePartition], stale: list[TablePartition]
     ) -> TableRegistration:
         outcome = TableRegistration(spec.name)
         try:
@@ -325,9 +388,10 @@ class GluePartitionCatalog:
         except _GaveUpError as exc:
             outcome.schema_differences.append(f"cannot read the table definition: {exc.code}")
             outcome.failed = [FailedPartition(p, exc.code, exc.message) for p in partitions]
+            outcome.deregister_failed = [FailedPartition(p, exc.code, exc.message) for p in stale]
             return outcome
         outcome.schema_differences = schema_differences(spec, definition)
-        if not partitions:
+        if not partitions and not stale:
             return outcome
         key_names = [key["Name"].lower() for key in definition.get("PartitionKeys", [])]
         if sorted(key_names) != sorted(spec.partitioning.names):
@@ -335,48 +399,98 @@ class GluePartitionCatalog:
             outcome.failed = [
                 FailedPartition(p, "PartitionKeysMismatch", message) for p in partitions
             ]
+            outcome.deregister_failed = [
+                FailedPartition(p, "PartitionKeysMismatch", message) for p in stale
+            ]
             return outcome
-        entries = [(p, _partition_input(definition, key_names, p)) for p in partitions]
-        for start in range(0, len(entries), MAX_PARTITIONS_PER_CALL):
-            batch = {
-                tuple(entry["Values"]): (partition, entry)
-                for partition, entry in entries[start : start + MAX_PARTITIONS_PER_CALL]
-            }
-            self._create_batch(spec.name, batch, outcome)
+        created = self._in_batches(
+            "BatchCreatePartition",
+            spec.name,
+            [(p, _partition_input(definition, key_names, p)) for p in partitions],
+            MAX_PARTITIONS_PER_CALL,
+            ALREADY_EXISTS,
+        )
+        outcome.registered, outcome.already_present, outcome.failed = created
+        deleted = self._in_batches(
+            "BatchDeletePartition",
+            spec.name,
+            [(p, _partition_values(key_names, p)) for p in stale],
+            MAX_PARTITIONS_PER_DELETE,
+            ALREADY_ABSENT,
+        )
+        outcome.deregistered, outcome.already_absent, outcome.deregister_failed = deleted
         logger.info(
-            "catalog %s.%s: %d partition(s) registered, %d already present, %d failed",
+            "catalog %s.%s: %d partition(s) registered, %d already present, %d failed; "
+            "%d stale partition(s) deregistered, %d already absent, %d failed",
             self.database,
             spec.name,
             len(outcome.registered),
             len(outcome.already_present),
             len(outcome.failed),
+            len(outcome.deregistered),
+            len(outcome.already_absent),
+            len(outcome.deregister_failed),
         )
+        for failure in outcome.deregister_failed:
+            logger.warning(
+                "stale partition %s of %s.%s is still registered (%s: %s): delete it with "
+                "BatchDeletePartition",
+                failure.partition.value_map(),
+                self.database,
+                spec.name,
+                failure.error_code,
+                failure.error_message,
+            )
         return outcome
 
-    def _create_batch(
+    def _in_batches(
         self,
+        operation: str,
         table: str,
-        batch: dict[tuple[str, ...], tuple[TablePartition, PartitionInputTypeDef]],
-        outcome: TableRegistration,
-    ) -> None:
-        """BatchCreatePartition for <= 100 partitions, retrying what may succeed later."""
+        entries: Sequence[tuple[TablePartition, _Entry]],
+        batch_size: int,
+        benign_code: str,
+    ) -> tuple[list[TablePartition], list[TablePartition], list[FailedPartition]]:
+        """`operation` over `entries` in batches of `batch_size`: (done, answered with
+        `benign_code` (already so), failed)."""
+        done: list[TablePartition] = []
+        benign: list[TablePartition] = []
+        failed: list[FailedPartition] = []
+        for start in range(0, len(entries), batch_size):
+            batch = {
+                tuple(entry["Values"]): (partition, entry)
+                for partition, entry in entries[start : start + batch_size]
+            }
+            outcome = self._batch(operation, table, batch, benign_code)
+            done += outcome[0]
+            benign += outcome[1]
+            failed += outcome[2]
+        return done, benign, failed
+
+    def _batch(
+        self,
+        operation: str,
+        table: str,
+        batch: dict[tuple[str, ...], tuple[TablePartition, _Entry]],
+        benign_code: str,
+    ) -> tuple[list[TablePartition], list[TablePartition], list[FailedPartition]]:
+        """One Batch{Create,Delete}Partition call's worth, retrying what may succeed later."""
         from botocore.exceptions import BotoCoreError, ClientError  # only the Glue side needs it
 
+        done: list[TablePartition] = []
+        benign: list[TablePartition] = []
+        failed: list[FailedPartition] = []
         pending = dict(batch)
         last: dict[tuple[str, ...], tuple[str, str]] = {}
         for attempt in range(self.backoff.max_attempts):
             if attempt:
                 self._sleep(self.backoff.delay(attempt - 1, self._draw))
             try:
-                response = self.client.batch_create_partition(
-                    DatabaseName=self.database,
-                    TableName=table,
-                    PartitionInputList=[entry for _, entry in pending.values()],
-                )
+                response = self._send(operation, table, [entry for _, entry in pending.values()])
             except ClientError as exc:
                 code, message = _error_code(exc), str(exc)
                 if code in FATAL_ERROR_CODES:
-                    raise self._fatal("BatchCreatePartition", table, code, message) from exc
+                    raise self._fatal(operation, table, code, message) from exc
                 last = {values: (code, message) for values in pending}
                 if code in RETRYABLE_ERROR_CODES:
                     continue
@@ -388,27 +502,39 @@ class GluePartitionCatalog:
                 tuple(error.get("PartitionValues", [])): error.get("ErrorDetail", {})
                 for error in response.get("Errors", [])
             }
-            retry: dict[tuple[str, ...], tuple[TablePartition, PartitionInputTypeDef]] = {}
+            retry: dict[tuple[str, ...], tuple[TablePartition, _Entry]] = {}
             for values, (partition, entry) in pending.items():
                 detail = errors.get(values)
                 if detail is None:
-                    outcome.registered.append(partition)
+                    done.append(partition)
                     continue
                 code = detail.get("ErrorCode", "UnknownError")
                 message = detail.get("ErrorMessage", "")
-                if code == ALREADY_EXISTS:
-                    outcome.already_present.append(partition)
+                if code == benign_code:
+                    benign.append(partition)
                 elif code in RETRYABLE_ERROR_CODES:
                     retry[values] = (partition, entry)
                     last[values] = (code, message)
                 else:
-                    outcome.failed.append(FailedPartition(partition, code, message))
+                    failed.append(FailedPartition(partition, code, message))
             pending = retry
             if not pending:
-                return
+                return done, benign, failed
         for values, (partition, _) in pending.items():
             code, message = last.get(values, ("UnknownError", ""))
-            outcome.failed.append(FailedPartition(partition, code, message))
+            failed.append(FailedPartition(partition, code, message))
+        return done, benign, failed
+
+    def _send(self, operation: str, table: str, entries: list[_Entry]) -> Mapping[str, Any]:
+        if operation == "BatchCreatePartition":
+            inputs = cast("list[PartitionInputTypeDef]", entries)
+            return self.client.batch_create_partition(
+                DatabaseName=self.database, TableName=table, PartitionInputList=inputs
+            )
+        values = cast("list[PartitionValueListTypeDef]", entries)
+        return self.client.batch_delete_partition(
+            DatabaseName=self.database, TableName=table, PartitionsToDelete=values
+        )
 
     def _get_table(self, table: str) -> TableTypeDef:
         """GetTable, retried while the error is transient; fatal errors raise."""
@@ -435,7 +561,10 @@ class GluePartitionCatalog:
         self, operation: str, table: str, code: str, message: str
     ) -> CatalogRegistrationError:
         if code == "AccessDeniedException":
-            hint = "grant the job role glue:GetTable and glue:BatchCreatePartition on it"
+            hint = (
+                "grant the job role glue:GetTable, glue:BatchCreatePartition and "
+                "glue:BatchDeletePartition on it"
+            )
         else:
             hint = "apply the Terraform that defines the tables, or fix --catalog_database"
         where = f"Glue table {self.database}.{table}"
@@ -444,18 +573,25 @@ class GluePartitionCatalog:
         )
 
 
-def glue_partition_catalog(database: str) -> GluePartitionCatalog:
-    """The Glue Data Catalog `database` through a boto3 client (region and endpoint from the
-    standard AWS settings). botocore retries each call only a little: the registration's own
-    backoff (`Backoff`) is the retry policy, and the two would multiply.
+def glue_partition_catalog(database: str, region: str | None = None) -> GluePartitionCatalog:
+    """The Glue Data Catalog `database` in `region` through a boto3 client (endpoint from the
+    standard AWS settings). The region must be given, never left to the environment: the Glue
+    job's is not documented to name one. botocore retries each call only a little: the
+    registration's own backoff (`Backoff`) is the retry policy, and the two would multiply.
     """
     import boto3  # only the Glue side needs it
     from botocore.config import Config
 
+    if region is None or not region.strip():
+        raise CatalogRegistrationError(
+            "no AWS region for the Glue Data Catalog: give the Glue job --aws_region (or the "
+            "lake's region)"
+        )
     config = Config(
         retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=60
     )
-    return GluePartitionCatalog(boto3.client("glue", config=config), database)
+    client = boto3.session.Session().client("glue", region_name=region.strip(), config=config)
+    return GluePartitionCatalog(client, database)
 
 
 class _GaveUpError(Exception):
@@ -467,6 +603,14 @@ class _GaveUpError(Exception):
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "UnknownError"))
+
+
+def _partition_values(
+    key_names: Sequence[str], partition: TablePartition
+) -> PartitionValueListTypeDef:
+    """A partition as BatchDeletePartition names it: its Values in the table's key order."""
+    values: Mapping[str, str] = partition.value_map()
+    return {"Values": [values[name] for name in key_names]}
 
 
 def _partition_input(

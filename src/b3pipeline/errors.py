@@ -55,6 +55,16 @@ class BrapiUnavailableError(BrapiError):
     """Connection errors, 429 or 5xx that persisted through every retry."""
 
 
+class BrapiHostNotFoundError(BrapiError):
+    """BRAPI's host name does not resolve (no network, or a mistyped BRAPI_BASE_URL): not
+    transient, so not retried."""
+
+
+class NoQuotesError(B3PipelineError):
+    """No quote in the window asked: the source has none (and the window is not a few
+    closed days), or the lake has none to check. Nothing is written."""
+
+
 class BrapiPayloadError(BrapiError):
     """BRAPI answered 200 with a body that cannot be trusted (nothing is written)."""
 
@@ -73,12 +83,20 @@ class LakeError(B3PipelineError):
     """The lake cannot be read or written."""
 
 
+class LakeNotFoundError(LakeError):
+    """A command that only reads was given a lake folder that does not exist."""
+
+
 class ManifestError(LakeError):
     """A manifest is missing, unreadable or malformed."""
 
 
 class TransformError(B3PipelineError):
     """The raw data cannot be turned into refined tables."""
+
+
+class TransformJobError(B3PipelineError):
+    """The Glue transform job failed; the message carries the cause and what to do."""
 
 
 class CatalogRegistrationError(B3PipelineError):
@@ -95,3 +113,15 @@ class QualityCheckError(B3PipelineError):
 
 class WorkflowStartError(B3PipelineError):
     """The state machine could not be started (StartExecution failed)."""
+
+
+class DeploymentOutputsError(B3PipelineError):
+    """Terraform's outputs (the deployed stack's names) cannot be read."""
+
+
+class ExecutionWatchError(B3PipelineError):
+    """A started execution cannot be followed (DescribeExecution/GetExecutionHistory failed)."""
+
+
+class ExecutionFailedError(B3PipelineError):
+    """A state machine execution ended FAILED, TIMED_OUT or ABORTED."""

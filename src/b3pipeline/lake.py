@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from b3pipeline.errors import LakeError
+from b3pipeline.errors import LakeError, LakeNotFoundError
 from b3pipeline.manifest import MANIFEST_FILE
 from b3pipeline.settings import DEFAULT_IO_CONCURRENCY
 
@@ -139,6 +139,11 @@ def _hive_values(folders: Sequence[str]) -> dict[str, str]:
     return dict(folder.split("=", 1) for folder in folders if "=" in folder)
 
 
+def partition_of(table: str, key: str) -> Partition:
+    """The Partition of a file key under `table` (e.g. a raw key about to be written)."""
+    return Partition(values=_hive_values(key[len(table) + 1 :].split("/")[:-1]), key=key)
+
+
 def _hidden(name: str) -> bool:
     # Temporary files (".name.tmp") and manifests ("_manifest.json") are not table data.
     return name.startswith((".", "_"))
@@ -164,19 +169,22 @@ def _bucket_region(bucket: str) -> str:
     return str(region)
 
 
-def s3_client(bucket: str, concurrency: int = DEFAULT_IO_CONCURRENCY) -> S3Client:
+def s3_client(
+    bucket: str, concurrency: int = DEFAULT_IO_CONCURRENCY, region: str | None = None
+) -> S3Client:
     """A boto3 S3 client configured from the standard AWS variables.
 
-    The region comes from AWS_REGION / AWS_DEFAULT_REGION (Lambda and Glue set them), else
-    from the bucket itself; a wrong region would make every request fail. The endpoint
-    variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) let the same code reach moto,
-    LocalStack or another S3-compatible store. The connection pool matches the I/O pool.
+    The region is `region` when the caller knows it (the Glue job's --aws_region, a Lambda's
+    AWS_REGION), else AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own; a wrong region
+    would make every request fail. The endpoint variables (AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL) let the same code reach moto, LocalStack or another S3-compatible
+    store. The connection pool matches the I/O pool.
     """
     import boto3
     from botocore.config import Config
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         # An S3-compatible endpoint has no AWS region; SigV4 still needs a name to sign with.
         region = "us-east-1" if endpoint else _bucket_region(bucket)
@@ -414,10 +422,17 @@ class Lake:
         uri: str,
         concurrency: int = DEFAULT_IO_CONCURRENCY,
         s3: S3Client | None = None,
+        *,
+        region: str | None = None,
+        create: bool = True,
     ) -> Lake:
         """Open `s3://bucket[/prefix]` or a local folder (created if missing).
 
-        `s3` replaces the client built from the AWS variables (tests, benchmarks).
+        `create=False` is for commands that only read: a local folder that does not exist
+        raises LakeNotFoundError and nothing is created (an S3 prefix has no existence of
+        its own; a missing bucket fails on the first request).
+        `s3` replaces the client built from the AWS variables (tests, benchmarks); `region`
+        is the S3 client's region when the caller knows it (see s3_client).
         """
         if not uri:
             raise LakeError("the lake URI is empty: give s3://bucket[/prefix] or a folder path")
@@ -426,11 +441,15 @@ class Lake:
             if not root:
                 raise LakeError(f"{uri!r} names no bucket: use s3://bucket[/prefix]")
             bucket, _, prefix = root.partition("/")
-            client = s3 if s3 is not None else s3_client(bucket, concurrency)
+            client = s3 if s3 is not None else s3_client(bucket, concurrency, region)
             return cls(f"s3://{root}", _S3Store(client, bucket, prefix), concurrency)
         if "://" in uri:
             raise LakeError(f"{uri!r}: only s3:// URIs and local folders are supported")
         root_path = Path(uri).resolve()
+        if not create:
+            if not root_path.is_dir():
+                raise LakeNotFoundError(f"the lake folder {root_path} does not exist")
+            return cls(str(root_path), _LocalStore(root_path), concurrency)
         try:
             root_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -440,6 +459,15 @@ class Lake:
     @property
     def is_local(self) -> bool:
         return isinstance(self._store, _LocalStore)
+
+    @property
+    def s3_region(self) -> str | None:
+        """The region the S3 lake's client signs for (None for a local lake): other clients
+        of the same deployment (Glue) take it, so every client's region comes from here."""
+        if isinstance(self._store, _LocalStore):
+            return None
+        region = self._store.client.meta.region_name
+        return str(region) if region else None
 
     def path(self, key: str) -> str:
         """The local file path of a key (local lakes), or bucket/key (S3)."""

@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from b3pipeline.lake import REPORTS, Lake
@@ -44,19 +45,36 @@ def write_summary_csv(lake: Lake, summary: Sequence[dict[str, Any]], end: date) 
     return key
 
 
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float):
-            return f"{value:,.4f}".rstrip("0").rstrip(".")
-        return str(value)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
-    cells = [[cell(v) for v in row] for row in rows]
+
+def _column_formatter(values: Sequence[Any]) -> tuple[Callable[[Any], str], bool]:
+    """One format per column: integers as digits, other numbers with the decimals the
+    column needs (up to 4) so points line up; no thousands separators, which read as
+    decimal marks in Brazil. Returns (format, right-aligned)."""
+    present = [v for v in values if v is not None]
+    if not present or not all(_is_number(v) for v in present):
+        return (lambda v: "" if v is None else str(v)), False
+    if all(isinstance(v, int) for v in present):
+        return (lambda v: "" if v is None else str(v)), True
+    decimals = max(len(f"{float(v):.4f}".partition(".")[2].rstrip("0")) for v in present)
+    return (lambda v: "" if v is None else f"{float(v):.{decimals}f}"), True
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as an aligned text table under a header (numbers right-aligned)."""
+    formats = [_column_formatter([row[i] for row in rows]) for i in range(len(columns))]
+    cells = [[fmt(v) for v, (fmt, _) in zip(row, formats)] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if right else v.ljust(w) for v, w, (_, right) in zip(values, widths, formats)
+        ).rstrip()
+
+    lines = [line(columns), "  ".join("-" * w for w in widths)]
+    lines += [line(r) for r in cells]
     return "\n".join(lines)
 
 
@@ -77,27 +95,39 @@ def movers(
     return top, ranked[max(len(top), len(ranked) - count) :]
 
 
+def _named(tickers: Sequence[str]) -> str:
+    """The tickers by name up to SUMMARY_TABLE_MAX_ROWS, otherwise their count."""
+    if len(tickers) <= SUMMARY_TABLE_MAX_ROWS:
+        return ", ".join(tickers)
+    return f"{len(tickers)} tickers"
+
+
 def report_lines(result: PipelineResult, lake: Lake, verbose: bool = False) -> list[str]:
-    """The run's summary, failures and outputs as lines (the CLI prints them)."""
+    """The run's notes, summary, failures and outputs as lines (the CLI prints them)."""
+    lines = [f"Note: {shortfall}" for shortfall in result.coverage.shortfalls()]
     scraped = result.scrape
-    lines: list[str] = []
-    if scraped.rows:
-        named = (
-            ", ".join(scraped.tickers)
-            if len(scraped.tickers) <= SUMMARY_TABLE_MAX_ROWS
-            else f"{len(scraped.tickers)} tickers"
-        )
+    if scraped is None:
+        if result.tickers:
+            coverage = result.coverage
+            window = (
+                f" in {coverage.start}..{coverage.end}" if coverage.start and coverage.end else ""
+            )
+            lines.append(
+                f"No trading day: BRAPI has no bar for {_named(result.tickers)}{window} "
+                "(a weekend, a holiday, or a day not closed yet); nothing was written."
+            )
+    else:
         lines.append(
-            f"Scraped {scraped.rows:,} rows for {named} "
+            f"Scraped {scraped.rows} rows for {_named(scraped.tickers)} "
             f"({scraped.dates[0]}..{scraped.dates[-1]}) into {lake.url()}"
         )
-    if scraped.failed:
-        lines.append(f"Left out {len(scraped.failed)} ticker(s); nothing of theirs was written:")
-        shown = scraped.failed[:FAILURES_SHOWN]
+    if result.failed:
+        lines.append(f"Left out {len(result.failed)} ticker(s); nothing of theirs was written:")
+        shown = result.failed[:FAILURES_SHOWN]
         width = max(len(f.ticker) for f in shown)
         lines += [f"  {f.ticker.ljust(width)}  {f.reason}" for f in shown]
-        if len(scraped.failed) > len(shown):
-            lines.append(f"  ... and {len(scraped.failed) - len(shown)} more (see the error below)")
+        if len(result.failed) > len(shown):
+            lines.append(f"  ... and {len(result.failed) - len(shown)} more (see the error below)")
     lines += _summary_lines(result, lake.url, verbose)
     if result.quality is not None:
         verdict = "passed" if result.quality.passed else "FAILED"

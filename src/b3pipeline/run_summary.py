@@ -20,6 +20,7 @@ from b3pipeline.catalog_registration import (
     FailedPartition,
     PartitionCatalog,
     TablePartition,
+    partitions_deleted,
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
@@ -60,9 +61,10 @@ def run_summary_key(job_run_id: str) -> str:
 
 @dataclass(frozen=True)
 class TableSummary:
-    """One catalog table: partitions the run owns and what registering them did.
+    """One catalog table: partitions the run owns and what registering them did, and the
+    stale partitions (files the run deleted) and what deregistering them did.
 
-    Without a catalog nothing is registered: every count but `partitions` is 0.
+    Without a catalog nothing is registered: every count but `partitions` and `stale` is 0.
     """
 
     table: str
@@ -72,6 +74,11 @@ class TableSummary:
     failed: int
     failed_partitions: tuple[FailedPartition, ...]
     schema_differences: tuple[str, ...] | None  # None: not checked; (): matches
+    stale: int = 0
+    deregistered: int = 0
+    already_absent: int = 0
+    deregister_failed: int = 0
+    deregister_failed_partitions: tuple[FailedPartition, ...] = ()
 
     @property
     def schema_matches(self) -> bool | None:
@@ -84,16 +91,35 @@ class TableSummary:
             "registered": self.registered,
             "already_present": self.already_present,
             "failed": self.failed,
-            "failed_partitions": [
-                {
-                    "values": failure.partition.value_map(),
-                    "error_code": failure.error_code,
-                }
-                for failure in self.failed_partitions[:FAILED_LIMIT]
-            ],
+            "failed_partitions": _failures(self.failed_partitions),
+            "stale": self.stale,
+            "deregistered": self.deregistered,
+            "already_absent": self.already_absent,
+            "deregister_failed": self.deregister_failed,
+            "deregister_failed_partitions": _failures(self.deregister_failed_partitions),
             "schema_matches": self.schema_matches,
             "schema_differences": None if differences is None else list(differences[:FAILED_LIMIT]),
         }
+
+
+def _failures(failures: tuple[FailedPartition, ...]) -> list[dict[str, Any]]:
+    return [
+        {"values": failure.partition.value_map(), "error_code": failure.error_code}
+        for failure in failures[:FAILED_LIMIT]
+    ]
+
+
+#: The counts of the summary's top-level "partitions", each summed over the tables.
+PARTITION_COUNTS = (
+    "partitions",
+    "registered",
+    "already_present",
+    "failed",
+    "stale",
+    "deregistered",
+    "already_absent",
+    "deregister_failed",
+)
 
 
 @dataclass(frozen=True)
@@ -147,10 +173,7 @@ class TransformRunSummary:
             "month_count": len(self.months),
             "catalog": self.catalog,
             "catalog_database": self.catalog_database,
-            "partitions": {
-                count: self._total(count)
-                for count in ("partitions", "registered", "already_present", "failed")
-            },
+            "partitions": {count: self._total(count) for count in PARTITION_COUNTS},
             "tables": {table.table: table.to_dict() for table in self.tables},
             "schema_matches": self.schema_matches,
             "catalog_current": self.catalog_current,
@@ -171,6 +194,9 @@ def build_run_summary(
     owned: dict[str, list[TablePartition]] = {table.name: [] for table in TABLES}
     for partition in partitions_written(result):
         owned[partition.table].append(partition)
+    stale: dict[str, list[TablePartition]] = {table.name: [] for table in TABLES}
+    for partition in partitions_deleted(result):
+        stale[partition.table].append(partition)
     tables = []
     for name, partitions in owned.items():
         outcome = registration.tables.get(name) if registration else None
@@ -183,6 +209,13 @@ def build_run_summary(
                 failed=len(outcome.failed) if outcome else 0,
                 failed_partitions=tuple(sorted(outcome.failed)) if outcome else (),
                 schema_differences=tuple(outcome.schema_differences) if outcome else None,
+                stale=len(stale[name]),
+                deregistered=len(outcome.deregistered) if outcome else 0,
+                already_absent=len(outcome.already_absent) if outcome else 0,
+                deregister_failed=len(outcome.deregister_failed) if outcome else 0,
+                deregister_failed_partitions=(
+                    tuple(sorted(outcome.deregister_failed)) if outcome else ()
+                ),
             )
         )
     return TransformRunSummary(
@@ -222,13 +255,18 @@ def record_transform_run(
     job_run_id: str | None,
 ) -> TransformRunSummary:
     """What the Glue job's driver does after the merge: register the run's partitions in
-    `catalog` (None: nothing registered, so the catalog is not current) and, under
+    `catalog` and deregister those whose files it deleted (None: nothing registered, so the
+    catalog is not current) and, under
     `job_run_id`, write the run summary (None: the summary is only returned and logged).
 
     A CatalogRegistrationError (database or table missing, access denied) propagates and
     fails the run: the crawler cannot repair that.
     """
-    registration = catalog.register_partitions(partitions_written(result)) if catalog else None
+    registration = (
+        catalog.register_partitions(partitions_written(result), partitions_deleted(result))
+        if catalog
+        else None
+    )
     summary = build_run_summary(job_run_id or LOCAL_RUN_ID, result, registration)
     if job_run_id is None:
         logger.info(

@@ -129,6 +129,110 @@ def bars_to_table(bars: Sequence[DailyBar], ingested_at: datetime, request_range
     return pa.Table.from_pydict(columns, schema=schema.RAW_QUOTES)
 
 
+@dataclass(frozen=True)
+class RawBatch:
+    """Fetched, validated bars as raw files, not yet written (see `fetch_raw`)."""
+
+    run_id: str
+    tickers: list[str]  # the tickers to write: those asked for, minus the failed ones
+    history: QuoteHistory
+    ingested_at: datetime
+    tables: dict[str, pa.Table]  # raw file key -> its rows, by key
+    files: list[ManifestFile]
+    dates: list[str]  # ISO trade dates, sorted
+    failed: list[TickerFailure] = field(default_factory=list)  # set aside, sorted by ticker
+
+    @property
+    def rows(self) -> int:
+        return sum(file.rows for file in self.files)
+
+
+def fetch_raw(
+    source: QuoteSource,
+    tickers: Sequence[str],
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> RawBatch:
+    """Fetch and validate the window (or the latest trading days) and build one raw file's
+    rows per date and ticker, in memory: nothing is written.
+
+    Tickers the source sets aside are left out of `tickers`, `tables` and `files` and
+    listed in `failed` with their reasons.
+    """
+    symbols = validate_tickers(tickers)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    history = source.fetch_daily_history(symbols, start, end)
+    failed = sorted(history.failed, key=lambda f: f.ticker)
+    set_aside = {f.ticker for f in failed}
+
+    by_partition: dict[tuple[date, str], list[DailyBar]] = {}
+    for bar in history.bars:
+        if bar.ticker not in set_aside:
+            by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
+    tables: dict[str, pa.Table] = {}
+    files: list[ManifestFile] = []
+    for (trade_date, ticker), bars in sorted(by_partition.items()):
+        key = raw_quotes_key(trade_date, ticker)
+        tables[key] = bars_to_table(bars, moment, history.request_range)
+        files.append(ManifestFile(key=key, rows=len(bars)))
+    return RawBatch(
+        run_id=run_id or new_run_id(moment),
+        tickers=[symbol for symbol in symbols if symbol not in set_aside],
+        history=history,
+        ingested_at=moment,
+        tables=tables,
+        files=files,
+        dates=sorted({trade_date.isoformat() for trade_date, _ in by_partition}),
+        failed=failed,
+    )
+
+
+def write_raw(
+    lake: Lake,
+    batch: RawBatch,
+    *,
+    producer: str = SCRAPER_PRODUCER,
+    execution_arn: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScrapeResult:
+    """Write the batch's raw files concurrently on the lake's I/O pool, then its manifest.
+
+    A failed write stops the run before the manifest. Rewriting a day replaces its file,
+    so reruns never duplicate rows (and repair a failed run). The manifest is written
+    last: its presence means every file it lists is complete; it lists the tickers set
+    aside with their reasons. When every ticker was set aside nothing is written at all,
+    not even a manifest (`manifest_key` is None).
+    """
+    if not batch.tickers:
+        return ScrapeResult(batch.run_id, [], [], 0, None, [], batch.failed)
+    writes = [(key, partial(parquet_bytes, table)) for key, table in batch.tables.items()]
+    lake.write_many(writes, RAW_WRITE_PHASE, progress)
+    manifest = Manifest(
+        run_id=batch.run_id,
+        producer=producer,
+        tickers=batch.tickers,
+        dates=batch.dates,
+        files=batch.files,
+        created_at=batch.ingested_at.isoformat().replace("+00:00", "Z"),
+        execution_arn=execution_arn,
+        failed_tickers=[{"ticker": f.ticker, "reason": f.reason} for f in batch.failed],
+    )
+    key = manifest_key(batch.run_id)
+    lake.write_bytes(key, manifest.to_json().encode("utf-8"))
+    return ScrapeResult(
+        run_id=batch.run_id,
+        tickers=batch.tickers,
+        dates=batch.dates,
+        rows=manifest.rows,
+        manifest_key=key,
+        files=batch.files,
+        failed=batch.failed,
+    )
+
+
 def scrape(
     source: QuoteSource,
     lake: Lake,
@@ -145,56 +249,9 @@ def scrape(
     """Fetch the window (or the latest trading days) and write one raw file per date and ticker.
 
     Every bar is fetched and validated, and every file's rows built, before the first
-    write, so a bad payload writes nothing. A ticker the source sets aside writes nothing
-    and is listed with its reason in the manifest and the result; when every ticker is
-    set aside nothing is written at all, not even a manifest. The files are written
-    concurrently on the lake's I/O pool; a failed write stops the run before the manifest.
-    Rewriting a day replaces its file, so reruns never duplicate rows (and repair a failed
-    run). The manifest is written last: its presence means every file it lists is complete.
+    write, so a bad payload writes nothing (`fetch_raw`, then `write_raw`). A ticker the
+    source sets aside writes nothing and is listed with its reason in the manifest and
+    the result.
     """
-    symbols = validate_tickers(tickers)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    run = run_id or new_run_id(moment)
-    history = source.fetch_daily_history(symbols, start, end)
-    failed = sorted(history.failed, key=lambda f: f.ticker)
-    set_aside = {f.ticker for f in failed}
-    landed = [symbol for symbol in symbols if symbol not in set_aside]
-    if not landed:
-        return ScrapeResult(run, [], [], 0, None, [], failed)
-
-    by_partition: dict[tuple[date, str], list[DailyBar]] = {}
-    for bar in history.bars:
-        if bar.ticker not in set_aside:
-            by_partition.setdefault((bar.trade_date, bar.ticker), []).append(bar)
-
-    files: list[ManifestFile] = []
-    writes = []
-    for (trade_date, ticker), bars in sorted(by_partition.items()):
-        key = raw_quotes_key(trade_date, ticker)
-        table = bars_to_table(bars, moment, history.request_range)
-        writes.append((key, partial(parquet_bytes, table)))
-        files.append(ManifestFile(key=key, rows=len(bars)))
-    lake.write_many(writes, RAW_WRITE_PHASE, progress)
-
-    dates = sorted({trade_date.isoformat() for trade_date, _ in by_partition})
-    manifest = Manifest(
-        run_id=run,
-        producer=producer,
-        tickers=landed,
-        dates=dates,
-        files=files,
-        created_at=moment.isoformat().replace("+00:00", "Z"),
-        execution_arn=execution_arn,
-        failed_tickers=[{"ticker": f.ticker, "reason": f.reason} for f in failed],
-    )
-    key = manifest_key(run)
-    lake.write_bytes(key, manifest.to_json().encode("utf-8"))
-    return ScrapeResult(
-        run_id=run,
-        tickers=landed,
-        dates=dates,
-        rows=manifest.rows,
-        manifest_key=key,
-        files=files,
-        failed=failed,
-    )
+    batch = fetch_raw(source, tickers, start, end, run_id=run_id, now=now)
+    return write_raw(lake, batch, producer=producer, execution_arn=execution_arn, progress=progress)

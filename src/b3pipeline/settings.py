@@ -43,6 +43,9 @@ class Settings:
     brapi_concurrency: int = DEFAULT_CONCURRENCY
     brapi_tickers_per_request: int = DEFAULT_TICKERS_PER_REQUEST
     max_failed_ticker_share: float = DEFAULT_MAX_FAILED_SHARE
+    #: AWS_REGION (or AWS_DEFAULT_REGION): Lambda always sets AWS_REGION to the function's
+    #: region ("Defined runtime environment variables", AWS Lambda Developer Guide).
+    aws_region: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +120,7 @@ class Settings:
                 "how many tickers one BRAPI request asks for (the free plan takes 1)",
             ),
             max_failed_ticker_share=share,
+            aws_region=value("AWS_REGION") or value("AWS_DEFAULT_REGION"),
         )
 
     def fetch_policy(self) -> FetchPolicy:
@@ -135,9 +139,28 @@ class Settings:
             )
         return self.lake_uri
 
+    def require_aws_region(self) -> str:
+        if not self.aws_region:
+            raise SettingsError(
+                "AWS_REGION is not set: Lambda sets it to the function's region; elsewhere set "
+                "AWS_REGION to the region of the lake bucket"
+            )
+        return self.aws_region
+
     def require_state_machine_arn(self) -> str:
         if not self.state_machine_arn:
             raise SettingsError(
                 "STATE_MACHINE_ARN is not set: set it to the pipeline state machine's ARN"
             )
         return self.state_machine_arn
+
+
+def region_of_arn(arn: str) -> str:
+    """The region field of an ARN (arn:partition:service:region:account:resource)."""
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or not parts[3]:
+        raise SettingsError(
+            f"{arn!r} is not a regional ARN (arn:aws:states:<region>:<account>:stateMachine:"
+            "<name>): set STATE_MACHINE_ARN to the pipeline state machine's ARN"
+        )
+    return parts[3]

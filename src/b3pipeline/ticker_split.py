@@ -40,15 +40,23 @@ TickerOutcome = TransformResult | TickerFailure
 
 
 def transform_ticker(
-    ticker: str, lake_uri: str, start: date, end: date, processed_at: datetime
+    ticker: str,
+    lake_uri: str,
+    start: date,
+    end: date,
+    processed_at: datetime,
+    region: str | None = None,
 ) -> TickerOutcome:
     """Run the transform for one ticker over [start, end], stamping rows with processed_at.
+    `region` is the S3 region of an s3:// lake (the job's --aws_region), so an executor never
+    depends on what its environment holds.
 
     Module-level (not a closure) so Spark pickles it by reference: executors import it from
     the installed b3pipeline wheel.
     """
     try:
-        return run_transform(Lake.open(lake_uri), [ticker], start, end, now=processed_at)
+        lake = Lake.open(lake_uri, region=region)
+        return run_transform(lake, [ticker], start, end, now=processed_at)
     except B3PipelineError as exc:
         logger.error("transform of %s failed: %s", ticker, exc)
         return TickerFailure(ticker=ticker, error=type(exc).__name__, message=str(exc))

@@ -11,6 +11,8 @@ from b3pipeline.errors import InvalidTickerError
 # Four letters/digits for the issuer, then the share class (3 ON, 4 PN, 5-8 PNA..., 11 units,
 # ETFs and BDRs 11/31-35...), optionally F for the fractional market.
 _B3_SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{3}[0-9]{1,2}F?$")
+#: The longest symbol _B3_SYMBOL accepts (e.g. BOVA11F): what sizes the quality gate's batches.
+MAX_TICKER_LENGTH = 7
 
 DEFAULT_TICKERS: tuple[str, ...] = ("PETR4",)
 

@@ -18,7 +18,10 @@ Decisions (see DESIGN.md for the column definitions):
   until the ticker has them or the lake's first date is reached. The stale-partition
   check lists the owned partitions only. A file outside what a run reads cannot fail it.
 * Reads, writes and deletes go through the lake's I/O pool. Every raw file is read and
-  validated, and every refined value computed, before the first write.
+  validated, and every refined value computed, before the first write: `prepare_transform`
+  does all of that and writes nothing, `commit_transform` writes. The local pipeline
+  prepares before its scrape writes the raw files (handing them over as `pending_raw`),
+  so a bad file in the lookback stops a run before anything is written.
 * ``processed_at`` is a property of the run, not of the data: the metrics leave it out and
   ``run_transform`` stamps every written row with the same UTC instant.
 """
@@ -29,7 +32,7 @@ import bisect
 import calendar
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -157,7 +160,15 @@ def _partition_date(lake: Lake, partition: Partition) -> date:
 RawEntry = tuple[date, Partition]
 
 
-def _list_raw(lake: Lake, tickers: Sequence[str], first: date, last: date) -> list[RawEntry]:
+def _list_raw(
+    lake: Lake,
+    tickers: Sequence[str],
+    first: date,
+    last: date,
+    pending: Sequence[RawEntry] = (),
+) -> list[RawEntry]:
+    """The raw files of `tickers` dated first..last: those in the lake, plus the `pending`
+    ones (about to be written) that the lake does not hold yet."""
     partitions = lake.list_partitions(
         lake_module.RAW_QUOTES,
         lake_module.RAW_QUOTES_FILE,
@@ -165,19 +176,36 @@ def _list_raw(lake: Lake, tickers: Sequence[str], first: date, last: date) -> li
         last.isoformat(),
         tickers=tickers,
     )
-    return [(_partition_date(lake, p), p) for p in partitions]
+    entries = [(_partition_date(lake, p), p) for p in partitions]
+    listed = {p.key for p in partitions}
+    wanted = set(tickers)
+    entries += [
+        (day, p)
+        for day, p in pending
+        if first <= day <= last and p.values.get("ticker") in wanted and p.key not in listed
+    ]
+    return entries
 
 
 def plan_raw_reads(
-    lake: Lake, tickers: Sequence[str], start: date, end: date
+    lake: Lake,
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    pending: Sequence[str] = (),
 ) -> tuple[list[RawEntry], list[str]]:
     """The raw files a run over [start, end] reads, and the tickers without raw rows in it.
 
     Lists only the window plus its lookback (see the module's decisions); the files are
-    sorted by (ticker, date).
+    sorted by (ticker, date). `pending` are raw keys about to be written: they count as
+    present.
     """
+    pending_entries = []
+    for key in pending:
+        partition = lake_module.partition_of(lake_module.RAW_QUOTES, key)
+        pending_entries.append((_partition_date(lake, partition), partition))
     first = min(first_of_previous_month(start), start - timedelta(days=LOOKBACK_CALENDAR_DAYS))
-    listed = _list_raw(lake, tickers, first, last_of_month(end))
+    listed = _list_raw(lake, tickers, first, last_of_month(end), pending_entries)
     span = LOOKBACK_CALENDAR_DAYS
     earliest: date | None = None
     while True:
@@ -207,7 +235,7 @@ def plan_raw_reads(
             first,
             before,
         )
-        listed += _list_raw(lake, tickers, before, first - timedelta(days=1))
+        listed += _list_raw(lake, tickers, before, first - timedelta(days=1), pending_entries)
         first = before
 
     selected: list[RawEntry] = []
@@ -218,35 +246,55 @@ def plan_raw_reads(
     return selected, [t for t in tickers if t not in active]
 
 
-def _decode_raw_file(lake: Lake, partition: Partition, trade_date: date, blob: bytes) -> pa.Table:
+def _repair_hint(partition: Partition, trade_date: date) -> str:
+    """What rewrites a bad raw file: fetching its day again replaces it whole."""
+    ticker = partition.values.get("ticker", "<ticker>")
+    return (
+        f"nothing was written; fetch that day again to replace the file "
+        f"(`b3pipeline run --tickers {ticker} --date {trade_date.isoformat()}`, or the "
+        f'state machine with "run_date": "{trade_date.isoformat()}"), or delete it, '
+        "then rerun"
+    )
+
+
+def _raw_rows(lake: Lake, partition: Partition, trade_date: date, table: pa.Table) -> pa.Table:
     """One raw file's rows with `ticker` added from its folder, validated against RAW_QUOTES."""
     where = lake.url(partition.key)
-    try:
-        table = pq.read_table(io.BytesIO(blob))
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise TransformError(f"cannot read raw file {where}: {exc}") from exc
+    fix = _repair_hint(partition, trade_date)
     missing = [name for name in schema.RAW_QUOTES.names if name not in table.column_names]
     if missing:
         raise TransformError(
-            f"raw file {where} lacks the column(s) {', '.join(missing)}: "
-            f"expected {', '.join(schema.RAW_QUOTES.names)}"
+            f"raw file {where} lacks the column(s) {', '.join(missing)} (expected "
+            f"{', '.join(schema.RAW_QUOTES.names)}): {fix}"
         )
     for name in RAW_VALUE_COLUMNS:
         expected = schema.RAW_QUOTES.field(name).type
         actual = table.schema.field(name).type
         if actual != expected:
             raise TransformError(
-                f"raw file {where}: column {name} is {actual}, expected {expected}"
+                f"raw file {where}: column {name} is {actual}, expected {expected}: {fix}"
             )
     table = table.select(list(RAW_VALUE_COLUMNS))
     dates = set(table.column("trade_date").to_pylist())
     if table.num_rows > 1 or dates - {trade_date}:
         raise TransformError(
             f"raw file {where} must hold one row with trade_date {trade_date.isoformat()}; "
-            f"it holds {table.num_rows} row(s) dated {sorted(str(d) for d in dates)}"
+            f"it holds {table.num_rows} row(s) dated {sorted(str(d) for d in dates)}: {fix}"
         )
     ticker = pa.array([partition.values["ticker"]] * table.num_rows, pa.string())
     return table.add_column(0, "ticker", ticker)
+
+
+def _decode_raw_file(lake: Lake, partition: Partition, trade_date: date, blob: bytes) -> pa.Table:
+    """One raw file read from the lake: its rows, validated (see `_raw_rows`)."""
+    try:
+        table = pq.read_table(io.BytesIO(blob))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise TransformError(
+            f"cannot read raw file {lake.url(partition.key)} ({exc}): "
+            f"{_repair_hint(partition, trade_date)}"
+        ) from exc
+    return _raw_rows(lake, partition, trade_date, table)
 
 
 def _to_arrow(frame: pd.DataFrame, target: pa.Schema, processed_at: datetime) -> pa.Table:
@@ -259,6 +307,15 @@ def _to_arrow(frame: pd.DataFrame, target: pa.Schema, processed_at: datetime) ->
     if not table.schema.equals(target):  # pragma: no cover - guards the contract
         raise TransformError(f"refined schema drifted: {table.schema} != {target}")
     return table
+
+
+@dataclass
+class PreparedTransform:
+    """A transform computed and not yet written: what `commit_transform` writes."""
+
+    result: TransformResult
+    files: list[tuple[str, Callable[[], bytes]]]
+    active: list[str]
 
 
 def run_transform(
@@ -278,6 +335,25 @@ def run_transform(
     [start, end] are skipped and listed in `tickers_without_data`. `progress` hears the
     raw reads and the refined writes.
     """
+    prepared = prepare_transform(lake, tickers, start, end, now=now, progress=progress)
+    return commit_transform(lake, prepared, progress)
+
+
+def prepare_transform(
+    lake: Lake,
+    tickers: list[str],
+    start: date,
+    end: date,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
+    pending_raw: Mapping[str, pa.Table] | None = None,
+) -> PreparedTransform:
+    """Plan, read, validate and compute the transform of [start, end]; write nothing.
+
+    `pending_raw` maps raw keys about to be written (by the scrape of the same run) to
+    their rows: they are planned as if in the lake and taken from memory instead of read.
+    """
+    pending = dict(pending_raw or {})
     start = _as_date(start, "start")
     end = _as_date(end, "end")
     if start > end:
@@ -290,7 +366,9 @@ def run_transform(
     result.months = months_touched(start, end)
 
     # 1. Which raw files to read: the window and its lookback, nothing else.
-    selected, result.tickers_without_data = plan_raw_reads(lake, symbols, start, end)
+    selected, result.tickers_without_data = plan_raw_reads(
+        lake, symbols, start, end, pending=list(pending)
+    )
     active = [t for t in symbols if t not in result.tickers_without_data]
     logger.info(
         "transform %s..%s: %d raw file(s) to read for %s; no raw data for %s",
@@ -301,18 +379,25 @@ def run_transform(
         result.tickers_without_data,
     )
     if not active:
-        return result
+        return PreparedTransform(result=result, files=[], active=[])
 
     # 2. Read and validate everything before writing anything.
+    stored = [entry for entry in selected if entry[1].key not in pending]
     try:
-        blobs = lake.read_many([p.key for _, p in selected], RAW_READ_PHASE, progress)
+        blobs = lake.read_many([p.key for _, p in stored], RAW_READ_PHASE, progress)
     except LakeError as exc:
         raise TransformError(f"cannot read raw file: {exc}") from exc
-    tables = [
-        _decode_raw_file(lake, partition, day, blob)
-        for (day, partition), blob in zip(selected, blobs)
-    ]
+    read = {
+        partition.key: _decode_raw_file(lake, partition, day, blob)
+        for (day, partition), blob in zip(stored, blobs)
+    }
     del blobs  # a backfill holds thousands of them: free them before computing
+    tables = [
+        read.pop(partition.key)
+        if partition.key in read
+        else _raw_rows(lake, partition, day, pending[partition.key])
+        for day, partition in selected
+    ]
     result.raw_files_read = len(tables)
     raw = pa.concat_tables(tables).to_pandas()
     del tables
@@ -333,8 +418,8 @@ def run_transform(
         for month, ticker in zip(monthly["month"], monthly["ticker"])
     ]
 
-    # 3. Write one file per (date, ticker) and per (month, ticker).
-    files = [
+    # One file per (date, ticker) and per (month, ticker), encoded when written.
+    files: list[tuple[str, Callable[[], bytes]]] = [
         (key, partial(parquet_bytes, daily_table.slice(index, 1)))
         for index, key in enumerate(daily_keys)
     ]
@@ -342,19 +427,36 @@ def run_transform(
         (key, partial(parquet_bytes, monthly_table.slice(index, 1)))
         for index, key in enumerate(monthly_keys)
     ]
-    lake.write_many(files, REFINED_WRITE_PHASE, progress)
     result.daily_rows, result.daily_keys = len(daily_keys), daily_keys
     result.monthly_rows, result.monthly_keys = len(monthly_keys), monthly_keys
     result.dates = sorted(set(daily["trade_date"]))
+    return PreparedTransform(result=result, files=files, active=active)
+
+
+def commit_transform(
+    lake: Lake, prepared: PreparedTransform, progress: ProgressCallback | None = None
+) -> TransformResult:
+    """Write what `prepare_transform` computed, then delete the owned refined partitions
+    that the raw data no longer backs."""
+    result = prepared.result
+    if not prepared.active:
+        return result
+    # 3. Write one file per (date, ticker) and per (month, ticker).
+    lake.write_many(prepared.files, REFINED_WRITE_PHASE, progress)
 
     # 4. Owned refined partitions that the raw data no longer backs.
     result.deleted_keys = _delete_stale(
-        lake, active, start, end, result.months, set(daily_keys) | set(monthly_keys)
+        lake,
+        prepared.active,
+        result.start,
+        result.end,
+        result.months,
+        set(result.daily_keys) | set(result.monthly_keys),
     )
     logger.info(
         "transform %s..%s wrote %d daily and %d monthly file(s), deleted %d",
-        start,
-        end,
+        result.start,
+        result.end,
         result.daily_rows,
         result.monthly_rows,
         len(result.deleted_keys),

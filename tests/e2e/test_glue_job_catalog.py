@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from b3pipeline.errors import TransformJobError
 from b3pipeline.lake import Lake
 from tests.support.fake_spark import FakeSpark
 from tests.support.glue_tables import create_terraform_catalog, partition_values
@@ -106,7 +107,7 @@ def test_the_job_registers_its_window_and_a_rerun_adds_none(aws: Aws, glue_job: 
     total = 2 * len(day_partitions) + len(month_partitions)
     assert day_partitions and len(day_partitions) < len(history)  # the window, not all
 
-    assert glue_job.main(aws.argv("jr_first")) == 0
+    glue_job.main(aws.argv("jr_first"))
 
     assert partition_values(glue, database, "raw_quotes") == day_partitions
     assert partition_values(glue, database, "quotes_daily") == day_partitions
@@ -122,30 +123,32 @@ def test_the_job_registers_its_window_and_a_rerun_adds_none(aws: Aws, glue_job: 
     assert first["job_run_id"] == "jr_first"
     assert (first["catalog"], first["catalog_database"]) == ("glue", database)
     assert first["partitions"] == {
-        "partitions": total, "registered": total, "already_present": 0, "failed": 0
+        "partitions": total, "registered": total, "already_present": 0, "failed": 0,
+        "stale": 0, "deregistered": 0, "already_absent": 0, "deregister_failed": 0,
     }  # fmt: skip
     assert (first["schema_matches"], first["catalog_current"]) == (True, True)
     assert first["dates"] == sorted({day for day, _ in day_partitions})
     assert first["rows"]["daily"] == len(day_partitions)
 
-    assert glue_job.main(aws.argv("jr_second")) == 0
+    glue_job.main(aws.argv("jr_second"))
 
     assert partition_values(glue, database, "raw_quotes") == day_partitions
     assert partition_values(glue, database, "quotes_daily") == day_partitions
     assert partition_values(glue, database, "quotes_monthly") == month_partitions
     second = aws.summary("jr_second")
     assert second["partitions"] == {
-        "partitions": total, "registered": 0, "already_present": total, "failed": 0
+        "partitions": total, "registered": 0, "already_present": total, "failed": 0,
+        "stale": 0, "deregistered": 0, "already_absent": 0, "deregister_failed": 0,
     }  # fmt: skip
     assert second["catalog_current"] is True
     assert aws.summary("jr_first") == first  # each run keeps its own summary
 
 
 def test_a_missing_database_fails_the_job_and_writes_no_summary(
-    aws: Aws, glue_job: ModuleType, capsys: pytest.CaptureFixture[str]
+    aws: Aws, glue_job: ModuleType
 ) -> None:
     write_raw(Lake.open(f"s3://{aws.bucket}"), two_ticker_history())
-    assert glue_job.main(aws.argv("jr_nodb", database="no_such_db")) == 1
-    assert "EntityNotFoundException" in capsys.readouterr().err
+    with pytest.raises(TransformJobError, match="EntityNotFoundException"):
+        glue_job.main(aws.argv("jr_nodb", database="no_such_db"))
     listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="runs/transform/jr_nodb")
     assert listed.get("KeyCount") == 0

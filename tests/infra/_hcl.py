@@ -145,3 +145,22 @@ def render_asl(text: str) -> dict[str, Any]:
     rendered = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", r"dummy-\1", text)
     document: dict[str, Any] = json.loads(rendered)
     return document
+
+
+def task_states(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, state in states.items():
+        if state.get("Type") == "Task":
+            found.append((name, state))
+        for branch in state.get("Branches", []):
+            found.extend(task_states(branch["States"]))
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                found.extend(task_states(state[key]["States"]))
+    return found
+
+
+def reference_name(expression: str, kind: str) -> str:
+    match = re.fullmatch(rf"\$\{{{re.escape(kind)}\.(\w+)\.\w+\}}", expression)
+    assert match, f"expected a reference to {kind}.<name>, got {expression!r}"
+    return match.group(1)

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from b3pipeline.errors import TransformJobError
 from b3pipeline.lake import Lake, raw_quotes_key
 from b3pipeline.transform import run_transform
 from tests.support.fake_brapi import PETR4_HISTORY_CSV
@@ -111,7 +112,7 @@ def test_spark_job_writes_what_the_local_pipeline_writes(
     spark: SparkSession, glue_job: ModuleType, lakes: tuple[Path, Path]
 ) -> None:
     spark_lake, local_lake = lakes
-    assert glue_job.main(_argv(spark_lake, TICKERS)) == 0
+    glue_job.main(_argv(spark_lake, TICKERS))
     local = run_transform(Lake.open(str(local_lake)), TICKERS, START, END, now=datetime.now(UTC))
     assert local.tickers_without_data == ["ITUB4"]
 
@@ -140,7 +141,7 @@ def test_spark_job_values_match_an_independent_computation(
 ) -> None:
     # Plain Python over the fixture's real PETR4 bars, not the core's code.
     spark_lake, _ = lakes
-    assert glue_job.main(_argv(spark_lake, ["PETR4"])) == 0
+    glue_job.main(_argv(spark_lake, ["PETR4"]))
     history = _petr4_raw()
     adj = [float(v) for v in history["adjusted_close"]]
     dates = list(history["trade_date"])
@@ -172,7 +173,7 @@ def test_one_file_per_partition_and_nothing_else(
     spark: SparkSession, glue_job: ModuleType, lakes: tuple[Path, Path]
 ) -> None:
     spark_lake, _ = lakes
-    assert glue_job.main(_argv(spark_lake, ["VALE3", "PETR4"])) == 0
+    glue_job.main(_argv(spark_lake, ["VALE3", "PETR4"]))
     partitions = [
         folder for folder in (spark_lake / "refined").rglob("ticker=*") if folder.is_dir()
     ]
@@ -189,16 +190,16 @@ def test_a_failing_ticker_fails_the_spark_job_with_its_name(
     spark: SparkSession,
     glue_job: ModuleType,
     lakes: tuple[Path, Path],
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     spark_lake, _ = lakes
     lake = Lake.open(str(spark_lake))
     bad = raw_quotes_key(date(2022, 6, 1), "VALE3")
     lake.write_parquet(bad, pq.read_table(lake.path(bad)).drop_columns(["adjusted_close"]))
 
-    assert glue_job.main(_argv(spark_lake, TICKERS)) == 1
+    with pytest.raises(TransformJobError) as raised:
+        glue_job.main(_argv(spark_lake, TICKERS))
 
-    err = capsys.readouterr().err
+    err = str(raised.value)
     assert "transform failed for 1 of 3 ticker(s) (VALE3)" in err
     assert "adjusted_close" in err and "dt=2022-06-01" in err
     assert not any("ticker=VALE3" in key for key in _refined_files(spark_lake))

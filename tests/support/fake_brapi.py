@@ -10,19 +10,28 @@ Retry-After, before success), slow every answer down (`delay_seconds`, as a dist
 server would), serve bad bars (a null close) and inspect the requests it got, when, and
 how many overlapped.
 
-Run it by hand: `python -m tests.support.fake_brapi --port 8765`.
+Run it by hand: `make fake-brapi` (or `python -m tests.support.fake_brapi --port 8765`),
+then point the pipeline at it with `BRAPI_BASE_URL=http://127.0.0.1:8765`. What it serves:
+PETR4 only (any other ticker is BRAPI's 404), daily bars from 2018-09-12 to 2022-09-09;
+"1d".."7d" are the last trading days of that history, longer ranges count back from
+today (so a window after 2022-09-09 has no bar, and "1mo".."2y" ranges return none).
+
+`--status` says whether the port is free or already serves BRAPI (exit 1 with a message
+when another program holds it); `--wait` waits until BRAPI answers there.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -267,20 +276,102 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.1)
 
 
+FREE, SERVES_BRAPI, TAKEN = "free", "running", "taken"
+
+
+def port_status(port: int) -> str:
+    """FREE (nothing listens on 127.0.0.1:port), SERVES_BRAPI (a server there answers a
+    BRAPI quote request, such as a fake BRAPI started earlier) or TAKEN (something else)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return FREE
+    url = f"http://127.0.0.1:{port}/api/quote/PETR4?range=1d&interval=1d"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError):
+        return TAKEN
+    results = body.get("results") if isinstance(body, dict) else None
+    if isinstance(results, list) and results and isinstance(results[0], dict):
+        return SERVES_BRAPI if results[0].get("symbol") == "PETR4" else TAKEN
+    return TAKEN
+
+
+def _port_taken(port: int) -> str:
+    return (
+        f"port {port} on 127.0.0.1 is taken by a program that does not answer as BRAPI: "
+        f"stop it, or use another port (make demo FAKE_BRAPI_PORT={port + 1})"
+    )
+
+
+def wait_for_brapi(port: int, timeout: float = 10.0) -> None:
+    """Return once a server on `port` answers as BRAPI; exit 1 after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while (status := port_status(port)) != SERVES_BRAPI:
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                _port_taken(port)
+                if status == TAKEN
+                else f"no fake BRAPI answers on 127.0.0.1:{port} after {timeout:.0f} s"
+            )
+        time.sleep(0.1)
+
+
+def describe(fake: FakeBrapi, url: str) -> str:
+    """What the stand-in serves, and how to point the pipeline at it."""
+    served = ", ".join(
+        f"{ticker} {datetime.fromtimestamp(bars[0]['date'], UTC).date()}.."
+        f"{datetime.fromtimestamp(bars[-1]['date'], UTC).date()}"
+        for ticker, bars in sorted(fake.bars.items())
+    )
+    return (
+        f"fake BRAPI on {url}: daily bars of {served} (any other ticker is a 404).\n"
+        f"Point the pipeline at it: export BRAPI_BASE_URL={url}  (Ctrl-C to stop)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument(
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
         "--wait",
         action="store_true",
-        help="only wait (up to 10 s) until a server listens on --port",
+        help="only wait (up to 10 s) until a server on --port answers as BRAPI",
     )
+    action.add_argument(
+        "--status",
+        action="store_true",
+        help=f"print {FREE!r} or {SERVES_BRAPI!r} (a BRAPI stand-in already answers there); "
+        "exit 1 when another program holds the port",
+    )
+    parser.add_argument("--quiet", action="store_true", help="serve without the banner")
     args = parser.parse_args()
     if args.wait:
-        wait_for_port(args.port)
+        wait_for_brapi(args.port)
         return
-    with serve(petr4_fake(), args.port) as url:
-        print(f"fake BRAPI serving PETR4 history on {url} (Ctrl-C to stop)", flush=True)
+    if args.status:
+        status = port_status(args.port)
+        if status == TAKEN:
+            raise SystemExit(_port_taken(args.port))
+        print(status)
+        return
+    fake = petr4_fake()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(serve(fake, args.port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            if port_status(args.port) == SERVES_BRAPI:
+                raise SystemExit(
+                    f"port {args.port} already serves BRAPI (a fake BRAPI started earlier?): "
+                    f"use it with BRAPI_BASE_URL=http://127.0.0.1:{args.port}, or stop it first"
+                ) from None
+            raise SystemExit(_port_taken(args.port)) from None
+        if not args.quiet:
+            print(describe(fake, url), flush=True)
         with suppress(KeyboardInterrupt):
             threading.Event().wait()
 

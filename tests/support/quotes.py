@@ -68,6 +68,15 @@ class StaticQuoteSource:
             for ticker, reason in sorted(self.failed.items())
             if ticker in tickers
         ]
+        spans: dict[str, tuple[date, date]] = {}
+        for ticker in tickers:  # like BRAPI, it returns every bar it has; the client filters
+            days = [b.trade_date for b in self.bars if b.ticker == ticker]
+            if days and ticker not in self.failed:
+                spans[ticker] = (min(days), max(days))
         return QuoteHistory(
-            bars=selected, request_range=self.request_range, requested_at=None, failed=failures
+            bars=selected,
+            request_range=self.request_range,
+            requested_at=None,
+            spans=spans,
+            failed=failures,
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
+import socket
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from b3pipeline.brapi import BrapiClient, DailyBar, QuoteHistory, choose_range
 from b3pipeline.errors import (
     BrapiBadRequestError,
     BrapiError,
+    BrapiHostNotFoundError,
     BrapiPayloadError,
     BrapiQuotaError,
     BrapiTickerNotFoundError,
@@ -263,6 +266,15 @@ def test_window_asks_for_covering_range_and_keeps_only_window_bars(
     assert history.request_range == "5d"  # Aug 26..30 is 5 calendar days
     assert query(adapter.requests[0])["range"] == ["5d"]
     assert [bar.trade_date for bar in history.bars] == FIXTURE_DATES[1:4]
+    # What BRAPI returned, before the window: the coverage report compares the two.
+    assert history.spans == {"PETR4": (FIXTURE_DATES[0], FIXTURE_DATES[-1])}
+
+
+def test_a_ticker_without_bars_has_no_span(payload: dict[str, Any]) -> None:
+    bars_of(payload).clear()
+    client, _ = make_client([json_response(200, payload)])
+
+    assert client.fetch_daily_history(["PETR4"]).spans == {}
 
 
 def test_window_with_start_only_keeps_bars_from_start(payload: dict[str, Any]) -> None:
@@ -397,6 +409,20 @@ def test_unknown_ticker_reason_is_short_and_quotes_brapi() -> None:
     ]
 
 
+@pytest.mark.parametrize("symbol", ["PETR4", "VALE3", "BOVA11", "XXXX3"])
+def test_unknown_ticker_message_never_offers_that_ticker_as_an_example(symbol: str) -> None:
+    client, _ = make_client([json_response(404, {"error": True, "message": "not found"})])
+
+    (failure,) = client.fetch_daily_history([symbol]).failed
+
+    assert isinstance(failure.error, BrapiTickerNotFoundError)
+    text = str(failure.error)
+    assert f"BRAPI does not know {symbol}: check the ticker" in text
+    examples = text.split("B3 symbols such as ", 1)[1].rstrip(")")
+    assert symbol not in examples.split(", ")
+    assert len(examples.split(", ")) == 3
+
+
 def test_unexpected_status_is_a_plain_brapi_error() -> None:
     client, _ = make_client([json_response(403, {"error": True, "message": "Forbidden here"})])
 
@@ -479,6 +505,85 @@ def test_transport_failures_become_unavailable_from_the_cause(
         client.fetch_daily_history(["PETR4"])
 
     assert info.value.__cause__ is exc
+
+
+def _name_resolution_error(host: str) -> urllib3.exceptions.NameResolutionError:
+    """What urllib3 raises for a host that does not resolve: NameResolutionError from a
+    socket.gaierror (urllib3 1.26 raises NewConnectionError while handling it)."""
+    try:
+        try:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        except socket.gaierror as cause:
+            raise urllib3.exceptions.NameResolutionError(host, None, cause) from cause  # type: ignore[arg-type]
+    except urllib3.exceptions.NameResolutionError as error:
+        return error
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once_and_is_not_transient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real transport (requests + urllib3 + the retry policy), with the resolver
+    replaced: no DNS query and no socket leaves this process."""
+    lookups: list[str] = []
+
+    def no_such_host(host: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    client = BrapiClient("http://brapi-stand-in.invalid:8765", backoff_factor=0)
+
+    with pytest.raises(BrapiHostNotFoundError) as info:
+        client.fetch_daily_history(["PETR4"])
+
+    assert lookups == ["brapi-stand-in.invalid"]  # one attempt, no retry
+    text = str(info.value)
+    assert "the host brapi-stand-in.invalid of http://brapi-stand-in.invalid:8765 does not" in text
+    assert "not retried" in text and "transient" not in text
+    assert not isinstance(info.value, BrapiUnavailableError)
+    assert brapi.is_name_resolution_failure(info.value.__cause__)
+
+
+def test_the_retry_policy_stops_on_dns_and_keeps_retrying_refused_connections() -> None:
+    retry = brapi.build_retry(max_retries=4)
+    refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+
+    after_refused = retry.increment(method="GET", url="/api/quote/PETR4", error=refused)
+    assert after_refused.connect == 3  # refused is retried, as before
+    assert isinstance(after_refused, brapi.BrapiRetry)  # the policy survives Retry.new
+    with pytest.raises(urllib3.exceptions.MaxRetryError) as info:
+        after_refused.increment(
+            method="GET", url="/api/quote/PETR4", error=_name_resolution_error("brapi.dev")
+        )
+    assert isinstance(info.value.reason, urllib3.exceptions.NameResolutionError)
+    assert not brapi.is_name_resolution_failure(refused)
+
+
+def test_retry_warnings_are_debug_records() -> None:
+    record = logging.LogRecord(
+        "urllib3.connectionpool",
+        logging.WARNING,
+        __file__,
+        1,
+        "Retrying (%r) after %r",
+        ("r", "e"),
+        None,
+    )
+    other = logging.LogRecord(
+        "urllib3.connectionpool", logging.WARNING, __file__, 1, "Connection pool is full", (), None
+    )
+    log_filter = brapi.RetryLogAsDebug()
+    brapi_logger = logging.getLogger("b3pipeline.brapi")
+    try:
+        brapi_logger.setLevel(logging.INFO)
+        assert log_filter.filter(record) is False  # dropped unless DEBUG
+        brapi_logger.setLevel(logging.DEBUG)
+        assert log_filter.filter(record) is True
+        assert (record.levelno, record.levelname) == (logging.DEBUG, "DEBUG")
+        brapi_logger.setLevel(logging.INFO)
+        assert log_filter.filter(other) is True and other.levelno == logging.WARNING
+    finally:
+        brapi_logger.setLevel(logging.NOTSET)
 
 
 def test_other_request_failures_are_brapi_errors() -> None:

@@ -30,21 +30,26 @@ from moto import mock_aws
 from b3pipeline import lake as lake_layout
 from b3pipeline.catalog_registration import (
     MAX_PARTITIONS_PER_CALL,
+    MAX_PARTITIONS_PER_DELETE,
     Backoff,
     GluePartitionCatalog,
     LocalPartitionCatalog,
     TablePartition,
+    glue_partition_catalog,
     glue_type,
     hive_partition,
+    partitions_deleted,
     partitions_written,
     schema_differences,
     table_spec,
 )
 from b3pipeline.errors import CatalogRegistrationError
 from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
+from b3pipeline.run_summary import record_transform_run
 from b3pipeline.scrape import scrape
 from b3pipeline.tables import TABLES
 from b3pipeline.transform import TransformResult, run_transform
+from tests.support.botocore_models import member_shape
 from tests.support.glue_tables import create_terraform_catalog, terraform_table_inputs
 from tests.support.quotes import StaticQuoteSource, make_bars
 from tests.support.transform_results import transform_result as build_transform_result
@@ -62,6 +67,7 @@ class Glue:
     client: GlueClient
     database: str
     batch_sizes: dict[str, list[int]] = field(default_factory=dict)
+    delete_sizes: dict[str, list[int]] = field(default_factory=dict)
     sleeps: list[float] = field(default_factory=list)
 
     def catalog(self, client: Any = None, **options: Any) -> GluePartitionCatalog:
@@ -97,7 +103,14 @@ def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Glue]:
             sizes = state.batch_sizes.setdefault(params["TableName"], [])
             sizes.append(len(params["PartitionInputList"]))
 
+        def record_delete(params: dict[str, Any], **_: Any) -> None:
+            sizes = state.delete_sizes.setdefault(params["TableName"], [])
+            sizes.append(len(params["PartitionsToDelete"]))
+
         client.meta.events.register("provide-client-params.glue.BatchCreatePartition", record)
+        client.meta.events.register(
+            "provide-client-params.glue.BatchDeletePartition", record_delete
+        )
         yield state
 
 
@@ -495,7 +508,10 @@ def test_access_denied_fails_the_run_with_what_to_grant(glue: Glue) -> None:
     scripted = ScriptedGlue(glue.client, [denied])
     with pytest.raises(
         CatalogRegistrationError,
-        match="grant the job role glue:GetTable and glue:BatchCreatePartition",
+        match=(
+            "grant the job role glue:GetTable, glue:BatchCreatePartition and "
+            "glue:BatchDeletePartition"
+        ),
     ):
         glue.catalog(scripted).register_partitions(
             partitions_written(transform_result(["PETR4"], [date(2025, 8, 4)]))
@@ -566,3 +582,145 @@ def test_a_connection_error_that_outlived_botocore_is_retried(glue: Glue) -> Non
     assert registration.current
     assert [len(call) for call in scripted.calls] == [1, 1, 1, 1]
     assert glue.sleeps == [0.2]
+
+
+# -- stale partitions ------------------------------------------------------------------------------
+# Glue, BatchDeletePartition: PartitionsToDelete holds at most 25 partition value lists
+# (botocore's glue model); moto deletes any number in one call, so the calls are counted.
+
+
+def test_the_delete_batch_size_is_glues() -> None:
+    limit = member_shape("glue", "BatchDeletePartitionRequest", "PartitionsToDelete")["max"]
+    assert MAX_PARTITIONS_PER_DELETE == limit == 25
+
+
+def test_partitions_deleted_pairs_raw_with_daily_and_keeps_monthly() -> None:
+    result = transform_result(["PETR4"], [date(2025, 8, 4)])
+    result.deleted_keys = [
+        quotes_daily_key(date(2025, 8, 1), "PETR4"),
+        quotes_monthly_key("2025-07", "VALE3"),
+    ]
+    assert partitions_deleted(result) == [
+        TablePartition("quotes_daily", (("dt", "2025-08-01"), ("ticker", "PETR4"))),
+        TablePartition("quotes_monthly", (("month", "2025-07"), ("ticker", "VALE3"))),
+        TablePartition("raw_quotes", (("dt", "2025-08-01"), ("ticker", "PETR4"))),
+    ]
+
+
+def test_stale_partitions_are_deregistered_in_calls_of_at_most_25(glue: Glue) -> None:
+    days = [date(2025, 8, 4), date(2025, 8, 5)]
+    first = transform_result(tickers(60), days)
+    glue.catalog().register_partitions(partitions_written(first))
+    # The rerun finds the raw data of 2025-08-05 gone for every ticker: it deletes those
+    # daily files, and 30 tickers' monthly files.
+    rerun = transform_result(tickers(60), days[:1])
+    rerun.deleted_keys = [quotes_daily_key(days[1], t) for t in tickers(60)]
+    rerun.deleted_keys += [quotes_monthly_key("2025-07", t) for t in tickers(30)]
+    glue.catalog().register_partitions(
+        partitions_written(transform_result(tickers(30), [date(2025, 7, 31)]))
+    )
+
+    registration = glue.catalog().register_partitions(
+        partitions_written(rerun), partitions_deleted(rerun)
+    )
+
+    assert glue.delete_sizes == {
+        "raw_quotes": [25, 25, 10],
+        "quotes_daily": [25, 25, 10],
+        "quotes_monthly": [25, 5],
+    }
+    counts = {
+        name: (len(t.deregistered), len(t.already_absent), len(t.deregister_failed))
+        for name, t in registration.tables.items()
+    }
+    assert counts == {
+        "raw_quotes": (60, 0, 0),
+        "quotes_daily": (60, 0, 0),
+        "quotes_monthly": (30, 0, 0),
+    }
+    assert registration.current
+    for table in ("raw_quotes", "quotes_daily"):
+        left = {p["Values"][0] for p in glue.partitions(table)}
+        assert left == {"2025-07-31", "2025-08-04"}, table
+    assert {p["Values"][0] for p in glue.partitions("quotes_monthly")} == {"2025-08"}
+
+    again = glue.catalog().register_partitions(partitions_written(rerun), partitions_deleted(rerun))
+    assert {n: len(t.already_absent) for n, t in again.tables.items()} == {
+        "raw_quotes": 60,
+        "quotes_daily": 60,
+        "quotes_monthly": 30,
+    }
+    assert not any(t.deregistered for t in again.tables.values())
+
+
+@dataclass
+class ThrottledDeletes:
+    """The real client, whose BatchDeletePartition always answers ThrottlingException."""
+
+    real: GlueClient
+    calls: int = 0
+
+    def get_table(self, **kwargs: Any) -> Any:
+        return self.real.get_table(**kwargs)
+
+    def batch_create_partition(self, **kwargs: Any) -> Any:
+        return self.real.batch_create_partition(**kwargs)
+
+    def batch_delete_partition(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        raise _client_error("ThrottlingException", "BatchDeletePartition")
+
+
+def test_a_stale_partition_that_stays_registered_is_reported_not_fatal(glue: Glue) -> None:
+    """A crawl cannot remove it (its delete behaviour is LOG): the catalog stays current and
+    the partition is listed for a person to delete."""
+    result = transform_result(["PETR4"], [date(2025, 8, 4)])
+    result.deleted_keys = [quotes_monthly_key("2025-07", "PETR4")]
+    glue.catalog().register_partitions(
+        partitions_written(transform_result(["PETR4"], [date(2025, 7, 31)]))
+    )
+    throttled = ThrottledDeletes(glue.client)
+    registration = glue.catalog(throttled).register_partitions(
+        partitions_written(result), partitions_deleted(result)
+    )
+    monthly = registration.tables["quotes_monthly"]
+    assert [f.error_code for f in monthly.deregister_failed] == ["ThrottlingException"]
+    assert throttled.calls == 6  # Backoff().max_attempts
+    assert registration.current
+    assert [p["Values"] for p in glue.partitions("quotes_monthly")] == [
+        ["2025-07", "PETR4"],
+        ["2025-08", "PETR4"],
+    ]
+
+
+def test_a_real_rerun_deregisters_what_it_deleted(tmp_path: Path, glue: Glue) -> None:
+    """run_transform deletes the refined files whose raw file is gone; the run summary's
+    recording deregisters their partitions, and counts them."""
+    lake = Lake.open(str(tmp_path / "lake"))
+    bars = make_bars("PETR4", date(2025, 8, 1), 10) + make_bars("VALE3", date(2025, 8, 1), 10)
+    scrape(StaticQuoteSource(bars), lake, ["PETR4", "VALE3"], now=NOW)
+    start, end = date(2025, 8, 4), date(2025, 8, 8)
+    first = run_transform(lake, ["PETR4", "VALE3"], start, end, now=NOW)
+    record_transform_run(lake, first, glue.catalog(), "jr_first")
+    lake.delete(raw_quotes_key(date(2025, 8, 6), "VALE3"))
+
+    rerun = run_transform(lake, ["PETR4", "VALE3"], start, end, now=NOW)
+    summary = record_transform_run(lake, rerun, glue.catalog(), "jr_rerun")
+
+    assert rerun.deleted_keys == [quotes_daily_key(date(2025, 8, 6), "VALE3")]
+    stale = {"dt": "2025-08-06", "ticker": "VALE3"}
+    for table in ("raw_quotes", "quotes_daily"):
+        assert stale not in [
+            dict(zip(["dt", "ticker"], p["Values"])) for p in glue.partitions(table)
+        ]
+    document = summary.to_dict()
+    assert (document["partitions"]["stale"], document["partitions"]["deregistered"]) == (2, 2)
+    assert document["tables"]["quotes_daily"]["deregistered"] == 1
+    assert document["catalog_current"] is True
+
+
+def test_the_glue_catalog_needs_a_region() -> None:
+    """Never the environment's (the Glue job's is not documented to carry one)."""
+    for region in (None, " "):
+        with pytest.raises(CatalogRegistrationError, match="no AWS region for the Glue"):
+            glue_partition_catalog("b3_lake", region)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from b3pipeline import cli
 from b3pipeline.lake import Lake
 from b3pipeline.quality import QualityReport
+from b3pipeline.settings import Settings
 from tests.support.quotes import StaticQuoteSource, make_bars
 
 BARS = make_bars("PETR4", date(2025, 8, 25), 5)
@@ -75,12 +78,41 @@ def test_lake_and_tickers_come_from_settings(
     assert (tmp_path / "from-env" / "raw" / "quotes").is_dir()
 
 
-def test_no_trading_day_exits_zero(
+def test_no_trading_day_exits_zero_and_writes_nothing(
     source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["run", "--date", "2025-08-30", "--lake", str(tmp_path)]) == 0
-    assert "No trading day" in capsys.readouterr().out
-    assert not (tmp_path / "refined").exists()
+    assert capsys.readouterr().out == (
+        "No trading day: BRAPI has no bar for PETR4 in 2025-08-30..2025-08-30 (a weekend, "
+        "a holiday, or a day not closed yet); nothing was written.\n"
+    )
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # not even a manifest
+
+
+def test_a_window_the_source_does_not_cover_fails_saying_what_it_returned(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = ["--start", "2025-09-01", "--end", "2025-09-30"]
+    assert cli.main(["backfill", *window, "--lake", str(tmp_path)]) == 1
+    assert _one_line_error(capsys) == (
+        "error: nothing to load: BRAPI returned PETR4 bars from 2025-08-25 to 2025-08-29 "
+        "(range=5d), none in 2025-09-01..2025-09-30; nothing was written: choose a window "
+        "within the dates BRAPI has"
+    )
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_window_reaching_past_the_source_loads_what_there_is_with_a_note(
+    source: StaticQuoteSource, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = ["--start", "2025-08-25", "--end", "2025-09-30"]
+    assert cli.main(["backfill", *window, "--lake", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "Note: BRAPI returned PETR4 bars from 2025-08-25 to 2025-08-29 (range=5d): loaded "
+        "2025-08-25..2025-08-29 of 2025-08-25..2025-09-30"
+    )
+    assert out[1].startswith("Scraped 5 rows for PETR4 (2025-08-25..2025-08-29)")
 
 
 def test_failed_quality_gate_exits_one_with_the_counts(
@@ -99,31 +131,12 @@ def test_failed_quality_gate_exits_one_with_the_counts(
     assert "quality check failed for 2025-08-25..2025-08-29: bad_prices=2" in err
 
 
-def test_missing_lake_names_the_setting(
+def test_missing_lake_names_the_setting_and_the_option(
     source: StaticQuoteSource, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["run"]) == 1
-    assert "LAKE_URI is not set" in _one_line_error(capsys)
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["run", "--start", "2025-08-26"], "both --start and --end"),
-        (["run", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end"),
-    ],
-)
-def test_bad_input_is_one_line_and_writes_nothing(
-    source: StaticQuoteSource,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    message: str,
-) -> None:
-    assert cli.main([*argv, "--lake", str(tmp_path / "lake")]) == 1
-    assert message in _one_line_error(capsys)
-    assert source.calls == []
-    assert not (tmp_path / "lake" / "raw").exists()
+    error = _one_line_error(capsys)
+    assert "LAKE_URI is not set" in error and "--lake" in error
 
 
 @pytest.mark.parametrize(
@@ -132,16 +145,30 @@ def test_bad_input_is_one_line_and_writes_nothing(
         (["run", "--date", "29/08/2025"], "is not a date like 2025-08-29"),
         (["run", "--tickers", "PETR4,BAD-1"], "'BAD-1' is not a B3 ticker"),
         (["backfill", "--start", "2025-08-01"], "the following arguments are required: --end"),
+        (["run", "--start", "2025-08-26"], "give both --start and --end"),
+        (["run", "--end", "2025-08-26"], "give both --start and --end"),
+        (["run", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end 2025-08-26"),
+        (["backfill", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end"),
+        (["run", "--date", "2099-01-02"], "2099-01-02 is in the future (today is"),
+        (["backfill", "--start", "2025-01-02", "--end", "2099-01-02"], "is in the future"),
+        (["transform", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end"),
+        (["check", "--start", "2025-08-28", "--end", "2025-08-26"], "is after --end"),
     ],
 )
-def test_malformed_arguments_are_usage_errors(
-    source: StaticQuoteSource, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+def test_unusable_arguments_are_usage_errors_and_write_nothing(
+    source: StaticQuoteSource,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
+        cli.main([*argv, "--lake", str(tmp_path / "lake")])
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("usage: b3pipeline ") and message in err, err
     assert source.calls == []
+    assert not (tmp_path / "lake").exists()
 
 
 def test_query_formats(
@@ -165,8 +192,38 @@ def test_query_formats(
     assert cli.main(["query", sql, "--lake", str(tmp_path)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["trade_date", "close_price"]
-    assert table[2].split() == [str(expected[0].trade_date), str(expected[0].close)]
+    assert table[2].split() == [str(expected[0].trade_date), f"{expected[0].close:.2f}"]
     assert table[-1] == "(2 rows)"
+
+
+def _subcommands(parser: argparse.ArgumentParser, prefix: str) -> dict[str, Any]:
+    """Every (nested) subcommand of a parser by its full name, e.g. `aws run`."""
+    found: dict[str, Any] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                found[f"{prefix}{name}"] = command
+                found.update(_subcommands(command, f"{prefix}{name} "))
+    return found
+
+
+def test_every_command_and_option_explains_itself() -> None:
+    commands = _subcommands(cli.build_parser(), "")
+    assert set(commands) == {"run", "backfill", "transform", "check", "query", "aws", "aws run"}
+    for name, command in commands.items():
+        assert command.description, f"`b3pipeline {name} --help` has no description"
+        for action in command._actions:
+            assert action.help, f"`b3pipeline {name}` option {action.dest} has no help"
+
+
+def test_logging_filters_are_installed_once() -> None:
+    settings = Settings()
+    for _ in range(3):
+        cli.configure_logging(settings, verbose=False)
+    retry_filters = logging.getLogger("urllib3.connectionpool").filters
+    sqlglot_filters = logging.getLogger("sqlglot").filters
+    assert [type(f).__name__ for f in retry_filters] == ["RetryLogAsDebug"]
+    assert [type(f).__name__ for f in sqlglot_filters] == ["DropCommandFallbackWarning"]
 
 
 def test_query_errors_exit_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -256,9 +313,9 @@ def test_lake_io_concurrency_reaches_the_lake(
     opened: list[int] = []
     real_open = Lake.open
 
-    def spy(uri: str, concurrency: int = 32) -> Lake:
+    def spy(uri: str, concurrency: int = 32, *, create: bool = True) -> Lake:
         opened.append(concurrency)
-        return real_open(uri, concurrency)
+        return real_open(uri, concurrency, create=create)
 
     monkeypatch.setattr(Lake, "open", spy)
     monkeypatch.setenv("LAKE_IO_CONCURRENCY", "5")

@@ -22,9 +22,11 @@ from b3pipeline.errors import (
     InvalidDateRangeError,
     InvalidRequestError,
     InvalidTickerError,
+    TransformError,
+    TransformJobError,
 )
 from b3pipeline.lake import Lake, quotes_daily_key, quotes_monthly_key, raw_quotes_key
-from tests.support.fake_spark import FakeSpark
+from tests.support.fake_spark import FakeRDD, FakeSpark
 from tests.support.raw_builders import raw_frame, weekdays, write_raw
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "transform_job.py"
@@ -122,6 +124,8 @@ def test_awsglue_get_resolved_options_is_used_when_importable(
         }
         if "catalog_database" in names:
             resolved["catalog_database"] = "b3_lake"
+        if "aws_region" in names:
+            resolved["aws_region"] = "sa-east-1"
         return resolved
 
     utils = types.ModuleType("awsglue.utils")
@@ -142,6 +146,11 @@ def test_awsglue_get_resolved_options_is_used_when_importable(
     with_database = job.parse_arguments([*GLUE_ARGV, "--catalog_database", "b3_lake"])
     assert calls[0][1] == ["lake_uri", "tickers", "start_date", "end_date", "catalog_database"]
     assert with_database.catalog_database == "b3_lake"
+
+    calls.clear()
+    with_region = job.parse_arguments([*GLUE_ARGV, "--aws_region", "sa-east-1"])
+    assert calls[0][1] == ["lake_uri", "tickers", "start_date", "end_date", "aws_region"]
+    assert with_region.aws_region == "sa-east-1"
 
 
 @pytest.mark.parametrize(
@@ -198,7 +207,7 @@ def test_main_runs_one_task_per_ticker_and_logs_the_merged_summary(
     write_raw(Lake.open(str(lake_dir)), raw_frame("VALE3", weekdays(date(2024, 6, 4), 4)))
     caplog.set_level("INFO")
 
-    assert job.main(_argv(lake_dir, "vale3,PETR4,ITUB4")) == 0
+    job.main(_argv(lake_dir, "vale3,PETR4,ITUB4"))
 
     assert fake_spark.sparkContext.parallelized == [(["VALE3", "PETR4", "ITUB4"], 3)]
     lake = Lake.open(str(lake_dir))
@@ -223,7 +232,7 @@ def test_every_task_stamps_the_same_processed_at(tmp_path: Path, fake_spark: Fak
     lake_dir = tmp_path / "lake"
     write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
     write_raw(Lake.open(str(lake_dir)), raw_frame("VALE3", weekdays(date(2024, 6, 3), 5)))
-    assert job.main(_argv(lake_dir, "PETR4,VALE3")) == 0
+    job.main(_argv(lake_dir, "PETR4,VALE3"))
     stamps = {
         value
         for path in (lake_dir / "refined").rglob("*.parquet")
@@ -232,9 +241,7 @@ def test_every_task_stamps_the_same_processed_at(tmp_path: Path, fake_spark: Fak
     assert len(stamps) == 1
 
 
-def test_a_failing_ticker_fails_the_job_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_spark: FakeSpark
-) -> None:
+def test_a_failing_ticker_fails_the_job_naming_it(tmp_path: Path, fake_spark: FakeSpark) -> None:
     lake_dir = tmp_path / "lake"
     lake = Lake.open(str(lake_dir))
     write_raw(lake, raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
@@ -242,17 +249,18 @@ def test_a_failing_ticker_fails_the_job_naming_it(
     bad = raw_quotes_key(date(2024, 6, 4), "VALE3")
     lake.write_parquet(bad, pq.read_table(lake.path(bad)).drop_columns(["volume"]))
 
-    assert job.main(_argv(lake_dir, "PETR4,VALE3")) == 1
+    with pytest.raises(TransformJobError) as raised:
+        job.main(_argv(lake_dir, "PETR4,VALE3"))
 
-    err = capsys.readouterr().err
-    assert err.startswith("transform failed: transform failed for 1 of 2 ticker(s) (VALE3)")
-    assert "lacks the column(s) volume" in err
+    # What Glue records as the run's ErrorMessage, and the alert carries.
+    message = str(raised.value)
+    assert message.startswith("transform failed: transform failed for 1 of 2 ticker(s) (VALE3)")
+    assert "lacks the column(s) volume" in message
+    assert isinstance(raised.value.__cause__, TransformError)
     assert not lake.exists(quotes_daily_key(date(2024, 6, 4), "VALE3"))
 
 
-def test_a_bad_lake_uri_fails_before_spark_starts(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_lake_uri_fails_before_spark_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_spark() -> None:
         raise AssertionError("Spark must not start for a lake URI that cannot work")
 
@@ -268,8 +276,8 @@ def test_a_bad_lake_uri_fails_before_spark_starts(
         "--end_date",
         "2024-06-05",
     ]
-    assert job.main(argv) == 1
-    assert "only s3:// URIs and local folders" in capsys.readouterr().err
+    with pytest.raises(TransformJobError, match="only s3:// URIs and local folders"):
+        job.main(argv)
 
 
 def test_without_a_job_run_id_no_summary_is_written_and_nothing_is_registered(
@@ -278,7 +286,7 @@ def test_without_a_job_run_id_no_summary_is_written_and_nothing_is_registered(
     lake_dir = tmp_path / "lake"
     write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
     caplog.set_level("INFO")
-    assert job.main(_argv(lake_dir, "PETR4")) == 0
+    job.main(_argv(lake_dir, "PETR4"))
     assert not (lake_dir / "runs").exists()
     event = next(json.loads(r.getMessage()) for r in caplog.records if r.getMessage()[:1] == "{")
     assert event["catalog_current"] is False
@@ -287,7 +295,7 @@ def test_without_a_job_run_id_no_summary_is_written_and_nothing_is_registered(
 def test_the_summary_is_written_under_the_job_run_id(tmp_path: Path, fake_spark: FakeSpark) -> None:
     lake_dir = tmp_path / "lake"
     write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
-    assert job.main([*_argv(lake_dir, "PETR4"), "--JOB_RUN_ID", "jr_0abc"]) == 0
+    job.main([*_argv(lake_dir, "PETR4"), "--JOB_RUN_ID", "jr_0abc"])
     summary = json.loads((lake_dir / "runs" / "transform" / "jr_0abc.json").read_text())
     assert summary["job_run_id"] == "jr_0abc"
     assert summary["dates"] == ["2024-06-04", "2024-06-05"]
@@ -299,23 +307,105 @@ def test_the_summary_is_written_under_the_job_run_id(tmp_path: Path, fake_spark:
         "registered": 0,
         "already_present": 0,
         "failed": 0,
+        "stale": 0,
+        "deregistered": 0,
+        "already_absent": 0,
+        "deregister_failed": 0,
     }
 
 
 def test_a_catalog_that_refuses_the_run_fails_the_job(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    fake_spark: FakeSpark,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, fake_spark: FakeSpark, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class MissingDatabase:
-        def register_partitions(self, partitions: Any) -> Any:
+        def register_partitions(self, partitions: Any, stale: Any = ()) -> Any:
             raise CatalogRegistrationError("GetTable on Glue table nowhere.raw_quotes failed")
 
-    monkeypatch.setattr(job, "partition_catalog", lambda arguments: MissingDatabase())
+    monkeypatch.setattr(job, "partition_catalog", lambda arguments, region: MissingDatabase())
     lake_dir = tmp_path / "lake"
     write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
     argv = [*_argv(lake_dir, "PETR4"), "--JOB_RUN_ID", "jr_1", "--catalog_database", "nowhere"]
-    assert job.main(argv) == 1
-    assert "nowhere.raw_quotes failed" in capsys.readouterr().err
+    with pytest.raises(TransformJobError, match=r"nowhere\.raw_quotes failed"):
+        job.main(argv)
     assert not (lake_dir / "runs").exists()
+
+
+# ------------------------------------------------------------------ what main raises
+# A Glue run that ends in an uncaught exception is FAILED with it as the run's ErrorMessage,
+# which reaches the state machine's alert; sys.exit(1) would leave only an exit code.
+
+
+def test_bad_arguments_raise_a_transform_job_error_from_their_cause() -> None:
+    argv = [value if value != "2024-06-03" else "03/06/2024" for value in GLUE_ARGV]
+    with pytest.raises(TransformJobError) as raised:
+        job.main(argv)
+    assert str(raised.value) == (
+        "transform failed: --start_date '03/06/2024' is not a date: use YYYY-MM-DD"
+    )
+    assert isinstance(raised.value.__cause__, InvalidDateRangeError)
+
+
+# ------------------------------------------------------------------ the job's region
+
+
+def test_the_region_is_an_argument_and_an_empty_one_is_refused() -> None:
+    assert job.parse_arguments(GLUE_ARGV).aws_region is None
+    assert job.parse_arguments([*GLUE_ARGV, "--aws_region", " sa-east-1 "]).aws_region == (
+        "sa-east-1"
+    )
+    with pytest.raises(InvalidRequestError, match="--aws_region is empty"):
+        job.parse_arguments([*GLUE_ARGV, "--aws_region", " "])
+
+
+def test_the_argument_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    given = job.parse_arguments([*GLUE_ARGV, "--aws_region", "sa-east-1"])
+    assert job.job_region(given) == "sa-east-1"
+    assert job.job_region(job.parse_arguments(GLUE_ARGV)) == "us-east-1"
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    assert job.job_region(job.parse_arguments(GLUE_ARGV)) is None
+
+
+def test_the_catalog_client_gets_the_jobs_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # no credential look-up on the network
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    arguments = job.parse_arguments([*GLUE_ARGV, "--catalog_database", "b3_lake"])
+    catalog = job.partition_catalog(arguments, "sa-east-1")
+    assert catalog is not None
+    assert catalog.client.meta.region_name == "sa-east-1"
+
+
+def test_registering_partitions_without_any_region_fails_before_spark_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_spark() -> None:
+        raise AssertionError("Spark must not start without a region for the catalog")
+
+    monkeypatch.setattr(job, "spark_session", no_spark)
+    argv = [*_argv(tmp_path / "lake", "PETR4"), "--catalog_database", "b3_lake"]
+    with pytest.raises(TransformJobError, match="needs a region for the Glue Data Catalog"):
+        job.main(argv)
+
+
+def test_every_ticker_task_gets_the_jobs_region(
+    tmp_path: Path, fake_spark: FakeSpark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executors' lake clients take the region with the task, not from their environment."""
+    shipped: list[Any] = []
+    ship = FakeRDD.map
+
+    def recording_map(rdd: FakeRDD, function: Any) -> FakeRDD:
+        shipped.append(function)
+        return ship(rdd, function)
+
+    monkeypatch.setattr(FakeRDD, "map", recording_map)
+    lake_dir = tmp_path / "lake"
+    write_raw(Lake.open(str(lake_dir)), raw_frame("PETR4", weekdays(date(2024, 6, 3), 5)))
+    job.main([*_argv(lake_dir, "PETR4"), "--aws_region", "sa-east-1"])
+    assert [task.keywords["region"] for task in shipped] == ["sa-east-1"]
+    assert Lake.open(str(lake_dir)).exists(quotes_daily_key(date(2024, 6, 4), "PETR4"))

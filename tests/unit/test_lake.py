@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from b3pipeline import lake as lake_module
-from b3pipeline.errors import LakeError
+from b3pipeline.errors import LakeError, LakeNotFoundError
 from b3pipeline.lake import Lake, partition_values, quotes_daily_key, raw_quotes_key
 from tests.support.s3_requests import (
     BUCKET,
@@ -65,6 +65,18 @@ def test_open_rejects_what_is_not_a_lake(tmp_path: Path) -> None:
         Lake.open("gs://bucket/lake")
     with pytest.raises(LakeError, match="at least 1"):
         Lake.open(str(tmp_path), concurrency=0)
+
+
+def test_opening_to_read_never_creates_the_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "lake"
+    with pytest.raises(LakeNotFoundError, match=f"the lake folder {missing} does not exist"):
+        Lake.open(str(missing), create=False)
+    assert not (tmp_path / "typo").exists()
+
+    (tmp_path / "empty").mkdir()
+    assert Lake.open(str(tmp_path / "empty"), create=False).list_keys("raw") == []
+    assert Lake.open(str(missing)).url() == str(missing)  # writers create it
+    assert missing.is_dir()
 
 
 def test_urls_name_the_object_as_a_user_types_it(s3: S3Client, tmp_path: Path) -> None:

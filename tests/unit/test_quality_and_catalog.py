@@ -10,12 +10,27 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from b3pipeline.catalog import LocalCatalog, athena_to_duckdb, read_sql_file, window_parameters
+from b3pipeline.catalog import (
+    LocalCatalog,
+    athena_to_duckdb,
+    parameter_count,
+    read_sql_file,
+    window_parameters,
+)
 from b3pipeline.errors import QueryError
 from b3pipeline.lake import Lake, quotes_daily_key
-from b3pipeline.quality import QualityReport, quality_check_parameters, run_quality_check
+from b3pipeline.quality import (
+    ATHENA_MAX_PARAMETER_LENGTH,
+    QUALITY_TICKERS_PER_QUERY,
+    QualityReport,
+    quality_check_parameters,
+    quality_ticker_batches,
+    run_quality_check,
+)
 from b3pipeline.scrape import scrape
+from b3pipeline.tickers import MAX_TICKER_LENGTH, tickers_json, validate_tickers
 from b3pipeline.transform import run_transform
+from tests.support.botocore_models import member_shape, shape
 from tests.support.quotes import StaticQuoteSource, make_bars
 
 START, END = date(2025, 3, 3), date(2025, 8, 29)
@@ -176,3 +191,83 @@ def test_invalid_sql_is_a_query_error(lake: Lake) -> None:
         catalog.run_sql("SELECT no_such_column FROM quotes_daily")
     with pytest.raises(QueryError, match="one SQL statement"):
         athena_to_duckdb("SELECT 1; SELECT 2")
+
+
+def test_a_syntax_error_is_one_plain_line_saying_where() -> None:
+    with pytest.raises(QueryError) as info:
+        athena_to_duckdb("SELEC nope FROM quotes_daily")
+    assert str(info.value) == (
+        "the query is not valid Athena SQL: Invalid expression / Unexpected token at line 1, "
+        "column 15 (near 'SELEC nope FROM')"
+    )  # sqlglot's own message underlines the token with terminal escape codes
+
+
+def test_parameters_must_match_the_placeholders(lake: Lake) -> None:
+    quality_sql = read_sql_file("quality_check.sql")
+    assert parameter_count(quality_sql) == len(quality_check_parameters(START, END, TICKERS))
+    with LocalCatalog(lake) as catalog:
+        with pytest.raises(QueryError) as info:
+            catalog.run_sql(quality_sql)
+        expected = len(quality_check_parameters(START, END, TICKERS))
+        assert str(info.value) == (
+            f"the query takes {expected} `?` parameter(s) and 0 value(s) were given"
+        )
+        assert catalog.run_sql("SELECT ? AS one", [1]).rows == [(1,)]
+
+
+# ------------------------------------------------------------------ Athena's parameter limit
+# Athena, StartQueryExecution: each ExecutionParameter is 1 to 1024 characters (botocore's
+# athena model, ExecutionParameter); the state machine sends each value in SQL quotes.
+
+
+def _longest_tickers(count: int) -> list[str]:
+    """`count` distinct valid symbols of MAX_TICKER_LENGTH characters (ABCD11F, ...)."""
+    symbols = [f"A{n:03d}11F" for n in range(count)]
+    assert all(len(symbol) == MAX_TICKER_LENGTH for symbol in validate_tickers(symbols))
+    return symbols
+
+
+def test_the_parameter_limit_is_athenas() -> None:
+    assert shape("athena", "ExecutionParameter")["max"] == ATHENA_MAX_PARAMETER_LENGTH
+    assert "max" not in member_shape("athena", "StartQueryExecutionInput", "ExecutionParameters")
+
+
+def test_every_quoted_parameter_of_a_full_market_fits_athenas_limit() -> None:
+    tickers = _longest_tickers(430)
+    batches = quality_ticker_batches(tickers)
+    assert [len(batch) for batch in batches] == [100, 100, 100, 100, 30]
+    assert [ticker for batch in batches for ticker in batch] == tickers
+    lengths = [
+        len(f"'{value}'")
+        for batch in batches
+        for value in quality_check_parameters(START, END, batch)
+    ]
+    assert max(lengths) == 1003 <= ATHENA_MAX_PARAMETER_LENGTH
+
+
+def test_a_batch_is_as_large_as_the_limit_allows_with_a_margin() -> None:
+    """102 of the longest symbols still fit in 1024 quoted characters, 103 do not: a batch of
+    QUALITY_TICKERS_PER_QUERY stays below the limit, whatever the symbols."""
+    assert len(f"'{tickers_json(_longest_tickers(102))}'") == 1023
+    assert len(f"'{tickers_json(_longest_tickers(103))}'") == 1033
+    assert QUALITY_TICKERS_PER_QUERY <= 102
+
+
+def test_one_query_never_takes_more_than_a_batch() -> None:
+    with pytest.raises(QueryError, match="101 tickers in one quality query"):
+        quality_check_parameters(START, END, _longest_tickers(101))
+
+
+def test_the_gate_adds_up_the_counts_of_its_batches(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One query per ticker (batches of 1) counts what one query over both counts."""
+    _rewrite_daily(lake, date(2025, 6, 3), "VALE3", volume=-5)
+    lake.delete(quotes_daily_key(date(2025, 6, 4), "PETR4"))
+    whole = _check(lake)
+    monkeypatch.setattr("b3pipeline.quality.QUALITY_TICKERS_PER_QUERY", 1)
+    assert quality_ticker_batches(TICKERS) == [["PETR4"], ["VALE3"]]
+    batched = _check(lake)
+    assert batched.counts == whole.counts
+    assert batched.failures() == {"missing_in_refined": 1, "bad_volumes": 1}
+    assert batched.total_violations == 2

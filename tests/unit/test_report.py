@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from b3pipeline.coverage import Coverage
 from b3pipeline.errors import TickersFailedError
 from b3pipeline.lake import Lake
 from b3pipeline.pipeline import PipelineResult, run_pipeline
@@ -22,6 +23,7 @@ from b3pipeline.report import (
 from b3pipeline.run_report import (
     FAILURES_SHOWN,
     SUMMARY_MOVERS,
+    format_table,
     movers,
     report_lines,
     summary_key,
@@ -105,7 +107,14 @@ def result_of(count: int, failed: int = 0) -> PipelineResult:
         "run", names, [END.isoformat()], count, "raw/_manifests/run/_manifest.json", [], failures
     )
     summary = [summary_row(t, (i - count / 2) / 10) for i, t in enumerate(names)]
-    return PipelineResult(scrape=scraped, summary=summary, summary_key=summary_key(END))
+    return PipelineResult(
+        tickers=names,
+        coverage=Coverage(start=END, end=END, tickers=[]),
+        scrape=scraped,
+        summary=summary,
+        summary_key=summary_key(END),
+        failed=failures,
+    )
 
 
 def test_a_full_market_summary_fits_a_screen(tmp_path: Path) -> None:
@@ -163,3 +172,58 @@ def test_failed_tickers_error_names_each_one_and_what_happened_to_the_rest() -> 
         "checked): Z0003 (reason 0); Z0013 (reason 1). "
     )
     result_of(3).raise_for_failed_tickers()  # none failed: nothing raised
+
+
+def test_a_run_in_which_every_ticker_failed_is_not_a_trading_day_question(tmp_path: Path) -> None:
+    lake = Lake.open(str(tmp_path / "lake"))
+    source = StaticQuoteSource(
+        make_bars("PETR4", END, 1), failed={"PETR4": "high below low", "ZZZZ3": "unknown"}
+    )
+
+    with pytest.raises(TickersFailedError) as info:
+        run_pipeline(source, lake, ["PETR4", "ZZZZ3"], END, END, now=NOW, today=END)
+
+    assert str(info.value).startswith(
+        "2 of 2 tickers failed and were left out (nothing was written): PETR4 (high below "
+        "low); ZZZZ3 (unknown). Check those tickers (B3 symbols such as VALE3, BOVA11, ITUB4)"
+    )
+    assert lake.list_keys("") == []
+
+
+def test_a_closed_day_with_a_failed_ticker_is_no_trading_day_then_names_it(
+    tmp_path: Path,
+) -> None:
+    lake = Lake.open(str(tmp_path / "lake"))
+    saturday = date(2025, 8, 30)
+    source = StaticQuoteSource(make_bars("PETR4", END, 1), failed={"ZZZZ3": "unknown"})
+
+    result = run_pipeline(
+        source, lake, ["PETR4", "ZZZZ3"], saturday, saturday, now=NOW, today=saturday
+    )
+
+    assert result.no_trading_day and result.tickers == ["PETR4"]
+    assert report_lines(result, lake)[-2:] == [
+        "Left out 1 ticker(s); nothing of theirs was written:",
+        "  ZZZZ3  unknown",
+    ]
+    with pytest.raises(TickersFailedError, match=r"\(the other ticker was without a trading day"):
+        result.raise_for_failed_tickers()
+    assert lake.list_keys("") == []
+
+
+def test_table_has_one_number_format_per_column() -> None:
+    table = format_table(
+        ["ticker", "volume", "close", "ret"],
+        [
+            ("PETR4", 123456789, 31.4, -0.031415),
+            ("VALE3", 5, 60.125, None),
+            ("ITUB4", None, 7.0, float("nan")),
+        ],
+    ).splitlines()
+    assert table == [
+        "ticker     volume   close      ret",
+        "------  ---------  ------  -------",
+        "PETR4   123456789  31.400  -0.0314",
+        "VALE3           5  60.125",
+        "ITUB4               7.000      nan",
+    ]

@@ -20,6 +20,7 @@ from b3pipeline.catalog_registration import (
     FailedPartition,
     LocalPartitionCatalog,
     TableRegistration,
+    partitions_deleted,
     partitions_written,
 )
 from b3pipeline.errors import InvalidRequestError
@@ -47,20 +48,31 @@ def transform_result(tickers: list[str], days: list[date]) -> TransformResult:
 
 
 def glue_registration(result: TransformResult) -> CatalogRegistration:
-    """A Glue outcome: raw all new, daily one failed, monthly present, monthly schema differs."""
+    """A Glue outcome: raw all new, daily one failed, monthly present, monthly schema differs;
+    of the stale partitions, raw's deregistered and daily's still registered."""
     partitions = partitions_written(result)
     raw = [p for p in partitions if p.table == "raw_quotes"]
     daily = [p for p in partitions if p.table == "quotes_daily"]
     monthly = [p for p in partitions if p.table == "quotes_monthly"]
+    stale = partitions_deleted(result)
     return CatalogRegistration(
         catalog="glue",
         database="b3_lake",
         tables={
-            "raw_quotes": TableRegistration("raw_quotes", registered=raw),
+            "raw_quotes": TableRegistration(
+                "raw_quotes",
+                registered=raw,
+                deregistered=[p for p in stale if p.table == "raw_quotes"],
+            ),
             "quotes_daily": TableRegistration(
                 "quotes_daily",
                 registered=daily[:-1],
                 failed=[FailedPartition(daily[-1], "InvalidInputException", "bad location")],
+                deregister_failed=[
+                    FailedPartition(p, "ThrottlingException", "Rate exceeded")
+                    for p in stale
+                    if p.table == "quotes_daily"
+                ],
             ),
             "quotes_monthly": TableRegistration(
                 "quotes_monthly",
@@ -73,6 +85,8 @@ def glue_registration(result: TransformResult) -> CatalogRegistration:
 
 def test_summary_json_value_by_value() -> None:
     result = transform_result(["PETR4", "VALE3"], [date(2025, 8, 4), date(2025, 8, 5)])
+    # VALE3's 2025-08-01 raw file is gone: the run deleted its refined day.
+    result.deleted_keys = ["refined/quotes_daily/dt=2025-08-01/ticker=VALE3/part-0.parquet"]
     summary = build_run_summary(JOB_RUN_ID, result, glue_registration(result))
     document = json.loads(summary.to_json())
     assert document == {
@@ -91,7 +105,16 @@ def test_summary_json_value_by_value() -> None:
         "month_count": 1,
         "catalog": "glue",
         "catalog_database": "b3_lake",
-        "partitions": {"partitions": 10, "registered": 7, "already_present": 2, "failed": 1},
+        "partitions": {
+            "partitions": 10,
+            "registered": 7,
+            "already_present": 2,
+            "failed": 1,
+            "stale": 2,
+            "deregistered": 1,
+            "already_absent": 0,
+            "deregister_failed": 1,
+        },
         "tables": {
             "raw_quotes": {
                 "partitions": 4,
@@ -99,6 +122,11 @@ def test_summary_json_value_by_value() -> None:
                 "already_present": 0,
                 "failed": 0,
                 "failed_partitions": [],
+                "stale": 1,
+                "deregistered": 1,
+                "already_absent": 0,
+                "deregister_failed": 0,
+                "deregister_failed_partitions": [],
                 "schema_matches": True,
                 "schema_differences": [],
             },
@@ -113,6 +141,16 @@ def test_summary_json_value_by_value() -> None:
                         "error_code": "InvalidInputException",
                     }
                 ],
+                "stale": 1,
+                "deregistered": 0,
+                "already_absent": 0,
+                "deregister_failed": 1,
+                "deregister_failed_partitions": [
+                    {
+                        "values": {"dt": "2025-08-01", "ticker": "VALE3"},
+                        "error_code": "ThrottlingException",
+                    }
+                ],
                 "schema_matches": True,
                 "schema_differences": [],
             },
@@ -122,6 +160,11 @@ def test_summary_json_value_by_value() -> None:
                 "already_present": 2,
                 "failed": 0,
                 "failed_partitions": [],
+                "stale": 0,
+                "deregistered": 0,
+                "already_absent": 0,
+                "deregister_failed": 0,
+                "deregister_failed_partitions": [],
                 "schema_matches": False,
                 "schema_differences": ["column monthly_return_pct (double) is missing"],
             },
@@ -165,6 +208,10 @@ def test_a_clean_glue_run_is_current() -> None:
         "registered": 3,
         "already_present": 0,
         "failed": 0,
+        "stale": 0,
+        "deregistered": 0,
+        "already_absent": 0,
+        "deregister_failed": 0,
     }
 
 
@@ -179,6 +226,10 @@ def test_without_a_catalog_nothing_is_registered_and_the_catalog_is_not_current(
         "registered": 0,
         "already_present": 0,
         "failed": 0,
+        "stale": 0,
+        "deregistered": 0,
+        "already_absent": 0,
+        "deregister_failed": 0,
     }
     assert document["tables"]["raw_quotes"]["schema_matches"] is None
     assert document["tables"]["raw_quotes"]["schema_differences"] is None

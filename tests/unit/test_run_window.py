@@ -92,6 +92,42 @@ def test_a_corrupt_raw_file_in_the_lookback_fails_the_run_naming_it(root: Path) 
     assert _refined(root) == before  # nothing written, nothing deleted
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_a_run_checks_its_lookback_before_writing_anything(root: Path) -> None:
+    bad_day = DAYS[-20]
+    path = _corrupt(root, lake_module.raw_quotes_key(bad_day, "VALE3"))  # sma_50's lookback
+    before = _files(root)
+    lake = Lake.open(str(root))
+
+    with pytest.raises(TransformError) as info:
+        run_pipeline(StaticQuoteSource(BARS), lake, ["PETR4", "VALE3"], RUN_DAY, RUN_DAY, now=NOW)
+
+    assert _files(root) == before  # no raw file for RUN_DAY, no manifest, no refined file
+    text = str(info.value)
+    assert f"cannot read raw file {path}" in text
+    assert "nothing was written" in text
+    assert f"`b3pipeline run --tickers VALE3 --date {bad_day}`" in text
+
+
+def test_rerunning_the_bad_day_repairs_it_then_the_run_passes(root: Path) -> None:
+    bad_day = DAYS[-20]
+    _corrupt(root, lake_module.raw_quotes_key(bad_day, "VALE3"))
+    lake = Lake.open(str(root))
+    source = StaticQuoteSource(BARS)
+
+    # The command the error names: the bad file is in its own window, so it is replaced.
+    repaired = run_pipeline(source, lake, ["VALE3"], bad_day, bad_day, now=NOW)
+    assert repaired.quality is not None and repaired.quality.passed
+    result = run_pipeline(source, lake, ["PETR4", "VALE3"], RUN_DAY, RUN_DAY, now=NOW)
+    assert result.quality is not None and result.quality.passed
+    assert result.transform is not None and result.transform.daily_rows == 2
+
+
 def test_transform_command_fails_in_one_line_naming_the_file(
     root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

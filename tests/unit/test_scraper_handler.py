@@ -91,20 +91,33 @@ def test_default_tickers_come_from_settings(
     assert module.parse_event({"run_date": None}).tickers == ["VALE3", "ITUB4"]
 
 
-def test_token_is_read_from_ssm_securestring(
-    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("environment", "parameter_region"),
+    [
+        ({"AWS_DEFAULT_REGION": "us-east-1"}, "us-east-1"),
+        # Lambda sets AWS_REGION: the parameter is read there, whatever else is set.
+        ({"AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "us-east-1"}, "sa-east-1"),
+    ],
+)
+def test_token_is_read_from_ssm_securestring_in_the_functions_region(
+    handler: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    parameter_region: str,
 ) -> None:
     monkeypatch.setenv("BRAPI_TOKEN_PARAMETER", "/b3/brapi-token")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     module = _load_handler()
     tokens = _fake_client(module, monkeypatch)
     with mock_aws():
-        boto3.client("ssm").put_parameter(
-            Name="/b3/brapi-token", Value="s3cr3t", Type="SecureString"
+        boto3.client("ssm", region_name=parameter_region).put_parameter(
+            Name="/b3/brapi-token", Value=f"from-{parameter_region}", Type="SecureString"
         )
         module.lambda_handler(
             {"tickers": ["PETR4"], "run_date": None}, FakeLambdaContext(function_name="b3-scraper")
         )
-    assert tokens == ["s3cr3t"]
+    assert tokens == [f"from-{parameter_region}"]
 
 
 def test_missing_lake_uri_fails_loudly(
@@ -266,3 +279,17 @@ def test_bad_batches_get_a_clear_error_and_write_nothing(
     with pytest.raises(InvalidRequestError, match=message):
         handler.lambda_handler({"tickers": tickers}, FakeLambdaContext(function_name="b3-scraper"))
     assert not (tmp_path / "lake").exists()
+
+
+def test_an_s3_lake_without_a_region_fails_loudly(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKE_URI", "s3://b3-lake")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    module = _load_handler()
+    _fake_client(module, monkeypatch)
+    with pytest.raises(SettingsError, match="AWS_REGION is not set"):
+        module.lambda_handler(
+            {"tickers": ["PETR4"], "run_date": None}, FakeLambdaContext(function_name="b3-scraper")
+        )

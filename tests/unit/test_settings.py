@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from b3pipeline.errors import InvalidTickerError, SettingsError
-from b3pipeline.settings import DEFAULT_BRAPI_BASE_URL, Settings
+from b3pipeline.settings import DEFAULT_BRAPI_BASE_URL, Settings, region_of_arn
 from b3pipeline.ticker_pool import FetchPolicy
 
 
@@ -81,3 +81,19 @@ def test_malformed_settings_are_rejected(
 ) -> None:
     with pytest.raises(error, match=message):
         Settings.from_env(env)
+
+
+def test_the_region_is_aws_region_then_aws_default_region() -> None:
+    both = {"AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    assert Settings.from_env(both).aws_region == "sa-east-1"
+    assert Settings.from_env({"AWS_DEFAULT_REGION": "us-east-1"}).aws_region == "us-east-1"
+    with pytest.raises(SettingsError, match="AWS_REGION is not set"):
+        Settings.from_env({}).require_aws_region()
+
+
+def test_the_region_of_a_state_machine_arn() -> None:
+    arn = "arn:aws:states:sa-east-1:123456789012:stateMachine:b3-quotes-pipeline"
+    assert region_of_arn(arn) == "sa-east-1"
+    for bad in ("b3-quotes-pipeline", "arn:aws:states::123456789012:stateMachine:x"):
+        with pytest.raises(SettingsError, match="not a regional ARN"):
+            region_of_arn(bad)

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from b3pipeline.errors import InvalidTickerError
-from b3pipeline.tickers import parse_tickers, tickers_json, validate_ticker, validate_tickers
+from b3pipeline.tickers import (
+    MAX_TICKER_LENGTH,
+    parse_tickers,
+    tickers_json,
+    validate_ticker,
+    validate_tickers,
+)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +29,14 @@ def test_normalises_case_and_spaces() -> None:
 def test_rejects_non_b3_symbols(bad: str) -> None:
     with pytest.raises(InvalidTickerError, match="not a B3 ticker"):
         validate_ticker(bad)
+
+
+def test_the_longest_symbol_has_max_ticker_length() -> None:
+    """The quality gate sizes its Athena parameters on it (b3pipeline.quality)."""
+    assert len(validate_ticker("BOVA11F")) == MAX_TICKER_LENGTH == 7
+    for longer in ("BOVA111F", "BOVA11FF", "BOVAX11F"):
+        with pytest.raises(InvalidTickerError):
+            validate_ticker(longer)
 
 
 def test_deduplicates_keeping_order() -> None:

@@ -48,7 +48,7 @@ def aws(handler: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    clients = handler._clients  # a test may swap it; clear the real cache either way
+    clients = handler._client  # a test may swap it; clear the real cache either way
     # Unique names: when the workflow suite's session-wide mock_aws is active, this one nests
     # in it and shares its backend.
     suffix = uuid.uuid4().hex[:12]
@@ -126,7 +126,11 @@ def test_execution_already_exists_is_success(
             error = {"Error": {"Code": "ExecutionAlreadyExists", "Message": "closed"}}
             raise ClientError(error, "StartExecution")  # type: ignore[arg-type]
 
-    monkeypatch.setattr(handler, "_clients", lambda: (aws.s3, ClosedExecutionSfn()))
+    monkeypatch.setattr(
+        handler,
+        "_client",
+        lambda service, region: ClosedExecutionSfn() if service == "stepfunctions" else aws.s3,
+    )
     event = _event(aws, body=json.dumps(MANIFEST).encode())
     result = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
     assert result["results"][0]["outcome"] == "already_started"
@@ -175,6 +179,39 @@ def test_missing_state_machine_arn_fails_first(
 ) -> None:
     monkeypatch.delenv("STATE_MACHINE_ARN")
     with pytest.raises(SettingsError, match="STATE_MACHINE_ARN"):
+        handler.lambda_handler(
+            _event(aws, body=json.dumps(MANIFEST).encode()),
+            FakeLambdaContext(function_name="b3-trigger"),
+        )
+
+
+def test_each_client_takes_its_resources_region_not_the_environments(
+    handler: ModuleType, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 in the record's awsRegion, Step Functions in the state machine ARN's region."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    made: list[tuple[str, str]] = []
+    real_client = handler._client
+
+    def recording_client(service: str, region: str) -> Any:
+        made.append((service, region))
+        return real_client(service, region)
+
+    monkeypatch.setattr(handler, "_client", recording_client)
+    event = _event(aws, body=json.dumps(MANIFEST).encode())
+    event["Records"][0]["awsRegion"] = "sa-east-1"  # moto's S3 buckets are global
+    result = handler.lambda_handler(event, FakeLambdaContext(function_name="b3-trigger"))
+    assert result["results"][0]["outcome"] == "started"
+    assert made == [("stepfunctions", "us-east-1"), ("s3", "sa-east-1")]
+    assert len(_executions(aws)) == 1
+
+
+def test_a_state_machine_arn_without_a_region_is_a_settings_error(
+    handler: ModuleType, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_MACHINE_ARN", "B3Pipeline")
+    with pytest.raises(SettingsError, match="is not a regional ARN"):
         handler.lambda_handler(
             _event(aws, body=json.dumps(MANIFEST).encode()),
             FakeLambdaContext(function_name="b3-trigger"),

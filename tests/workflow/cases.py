@@ -27,16 +27,33 @@ S3_TRIGGERED: dict[str, Any] = {
     **execution_input("b3-lake", BACKFILL_KEY, BACKFILL_MANIFEST),
     "settings": FAST,
 }
+# Four hundred distinct valid tickers of the longest form B3 has (4 letters, 2 digits, F):
+# every quality query parameter is as long as a batch of 100 can make it.
+FULL_MARKET_TICKERS = [
+    f"{first}{second}{third}Y11F"
+    for first in "ABCD"
+    for second in "EFGHIJKLMN"
+    for third in "OPQRSTUVWX"
+]
+FULL_MARKET: dict[str, Any] = {**S3_TRIGGERED, "tickers": FULL_MARKET_TICKERS}
 
-CHECK_INPUT = ["Load Defaults", "Merge Input", "Settings Is Object?"]
-INIT = [*CHECK_INPUT, "Merge Settings", "Settings Valid?", "Route Input"]
-SCRAPED = [*INIT, "Scrape Quotes", "Any New Data?"]
-FROM_MANIFEST = [*INIT, "Use Manifest Batch", "Any New Data?"]
-READ_SUMMARY = ["Compute Window", "Run Transform Job", "Read Transform Summary", "Summary Is JSON?"]
+CHECK_INPUT = ["Load Defaults", "Input Is Object?"]
+CHECK_SETTINGS = [*CHECK_INPUT, "Merge Input", "Merge Settings", "Read Settings", "Settings Valid?"]
+INIT = [*CHECK_SETTINGS, "Route Input"]
+SCRAPED = [*INIT, "Scrape Quotes", "Use Scrape Result", "Batch Valid?", "Any New Data?"]
+FROM_MANIFEST = [*INIT, "Use Manifest Batch", "Batch Valid?", "Any New Data?"]
+RUN_JOB = ["Compute Window", "Run Transform Job"]
+READ_SUMMARY = [*RUN_JOB, "Transform Succeeded?", "Read Transform Summary", "Summary Is JSON?"]
 TRANSFORM = [*READ_SUMMARY, "Parse Transform Summary", "Catalog Current?"]
 CRAWL = ["Start Crawler"]
 POLL = ["Wait For Crawler", "Get Crawler", "Count Crawler Poll", "Crawler Finished?"]
-QUALITY = ["Run Quality Query", "Get Quality Results", "Quality Passed?"]
+# One quality query per batch of tickers, inside the Run Quality Checks Map.
+QUALITY_BATCH = ["Run Quality Query", "Get Quality Results", "Quality Passed?"]
+QUALITY = ["Run Quality Checks", *QUALITY_BATCH, "Quality Batch Passed"]
+QUALITY_VIOLATED = [
+    "Run Quality Checks", *QUALITY_BATCH, "Quality Violations", "Quality Batch Failed",
+    "Quality Check Failed",
+]  # fmt: skip
 FAILED = ["Notify Failure", "Pipeline Failed"]
 # The job registered every partition: straight from the transform to the quality query.
 HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
@@ -50,7 +67,7 @@ SUMMARY_CHECK_CAUSE = (
 
 @dataclass(frozen=True)
 class Expected:
-    execution_input: dict[str, Any]
+    execution_input: Any  # a JSON object, but for the cases that prove a non-object is refused
     status: str
     states: list[str]
     error: str | None = None
@@ -60,8 +77,31 @@ class Expected:
     # AWS documents as optional (caught_cause False: the failure carried none).
     caught_error: str | None = None
     caught_cause: bool = True
+    caught_cause_prefix: str = ""  # how the caught error's Cause starts, when it has one
     retries: dict[str, int] = field(default_factory=dict)
+    # Map iterations run at the same time: their states interleave, so only the states
+    # before the Map, the multiset of all states and the last one are compared.
+    concurrent_from: str | None = None
 
+
+# Still running, or only ever showing an earlier crawl, at the last poll.
+CRAWLER_TIMED_OUT = Expected(
+    SCHEDULED,
+    "FAILED",
+    [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * FAST["crawler_max_polls"], "Crawler Timed Out", *FAILED],
+    error="B3Pipeline.CrawlerTimeout",
+    failed_state="Crawler Finished?",
+    cause_prefix="No crawl started by this run (at ",
+)
+
+SCRAPER_RESULT_INVALID = Expected(
+    SCHEDULED,
+    "FAILED",
+    [*SCRAPED[:-1], "Batch Invalid", *FAILED],
+    error="B3Pipeline.BatchCheckFailed",
+    failed_state="Batch Valid?",
+    cause_prefix="A batch must have tickers",
+)
 
 CASES: dict[str, Expected] = {
     "HappyScheduledRun": Expected(SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN),
@@ -132,15 +172,24 @@ CASES: dict[str, Expected] = {
     "GlueJobFailure": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, "Compute Window", "Run Transform Job", "Run Transform Job Error", *FAILED],
+        [*SCRAPED, *RUN_JOB, "Run Transform Job Error", *FAILED],
         error="B3Pipeline.TransformJobFailed",
         failed_state="Run Transform Job",
         caught_error="States.TaskFailed",
     ),
+    # A .sync Glue task returns normally for a STOPPED run: only SUCCEEDED goes on.
+    "GlueRunStopped": Expected(
+        SCHEDULED,
+        "FAILED",
+        [*SCRAPED, *RUN_JOB, "Transform Succeeded?", "Transform Job Not Succeeded", *FAILED],
+        error="B3Pipeline.TransformJobFailed",
+        failed_state="Run Transform Job",
+        cause_prefix=f"Glue job run {JOB_RUN_ID} ended STOPPED, not SUCCEEDED",
+    ),
     "TransformTimesOutWithoutCause": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, "Compute Window", "Run Transform Job", "Run Transform Job Error", *FAILED],
+        [*SCRAPED, *RUN_JOB, "Run Transform Job Error", *FAILED],
         error="B3Pipeline.TransformJobFailed",
         failed_state="Run Transform Job",
         caught_error="States.Timeout",
@@ -154,36 +203,39 @@ CASES: dict[str, Expected] = {
         failed_state="Crawler Finished?",
         cause_prefix="The crawler stopped without a successful crawl",
     ),
-    "CrawlerNeverFinishes": Expected(
+    "CrawlerNeverFinishes": CRAWLER_TIMED_OUT,
+    # Right after StartCrawler the crawler can still show READY with an earlier crawl as
+    # LastCrawl: that crawl is not judged; the loop waits for the one this run started.
+    "CrawlerShowsEarlierCrawlFirst": Expected(
+        SCHEDULED,
+        "SUCCEEDED",
+        [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * 3, *QUALITY, "Pipeline Succeeded"],
+    ),
+    # The crawler only ever shows the earlier crawl: the loop never judges it, and times out.
+    "CrawlerNeverStartsThisRunsCrawl": CRAWLER_TIMED_OUT,
+    "QualityQueryFailure": Expected(
         SCHEDULED,
         "FAILED",
         [
             *SCRAPED,
             *TRANSFORM,
-            *CRAWL,
-            *POLL * FAST["crawler_max_polls"],
-            "Crawler Timed Out",
+            "Run Quality Checks",
+            "Run Quality Query",
+            "Run Quality Checks Error",
             *FAILED,
         ],
-        error="B3Pipeline.CrawlerTimeout",
-        failed_state="Crawler Finished?",
-        cause_prefix="The crawler was still RUNNING after 3 polls",
-    ),
-    "QualityQueryFailure": Expected(
-        SCHEDULED,
-        "FAILED",
-        [*SCRAPED, *TRANSFORM, "Run Quality Query", "Run Quality Query Error", *FAILED],
         error="B3Pipeline.QualityQueryFailed",
-        failed_state="Run Quality Query",
+        failed_state="Run Quality Checks",
         caught_error="States.TaskFailed",
     ),
     "QualityViolations": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY_VIOLATED, *FAILED],
         error="B3Pipeline.QualityCheckFailed",
-        failed_state="Quality Passed?",
-        cause_prefix=(
+        failed_state="Run Quality Checks",
+        caught_error="B3Pipeline.QualityCheckFailed",
+        caught_cause_prefix=(
             'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations ["3"]'
         ),
     ),
@@ -192,10 +244,11 @@ CASES: dict[str, Expected] = {
     "QualityViolationsWithoutHeader": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY_VIOLATED, *FAILED],
         error="B3Pipeline.QualityCheckFailed",
-        failed_state="Quality Passed?",
-        cause_prefix=(
+        failed_state="Run Quality Checks",
+        caught_error="B3Pipeline.QualityCheckFailed",
+        caught_cause_prefix=(
             'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations ["3"]'
             ' (last column ["total_violations"])'
         ),
@@ -203,13 +256,40 @@ CASES: dict[str, Expected] = {
     "QualityHeaderOnly": Expected(
         SCHEDULED,
         "FAILED",
-        [*SCRAPED, *TRANSFORM, *QUALITY, "Quality Violations", *FAILED],
+        [*SCRAPED, *TRANSFORM, *QUALITY_VIOLATED, *FAILED],
         error="B3Pipeline.QualityCheckFailed",
-        failed_state="Quality Passed?",
-        cause_prefix=(
+        failed_state="Run Quality Checks",
+        caught_error="B3Pipeline.QualityCheckFailed",
+        caught_cause_prefix=(
             'Quality check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations'
             ' ["total_violations"]'
         ),
+    ),
+    # A Lambda that breaks its output contract (an errorMessage object, null): never a
+    # ResultSelector's States.Runtime.
+    "ScraperBrokeItsContract": SCRAPER_RESULT_INVALID,
+    "ScraperReturnedNull": SCRAPER_RESULT_INVALID,
+    # A full market: 400 tickers, four quality queries (test_pipeline_contracts checks each
+    # ExecutionParameter against Athena's limit).
+    "FullMarketQualityBatches": Expected(
+        FULL_MARKET,
+        "SUCCEEDED",
+        [
+            *FROM_MANIFEST,
+            *TRANSFORM,
+            "Run Quality Checks",
+            *(QUALITY[1:] * 4),
+            "Pipeline Succeeded",
+        ],
+        concurrent_from="Run Quality Checks",
+    ),
+    "MalformedInput": Expected(
+        [],
+        "FAILED",
+        [*CHECK_INPUT, "Invalid Input", *FAILED],
+        error="B3Pipeline.InputCheckFailed",
+        failed_state="Input Is Object?",
+        cause_prefix="The execution input must be a JSON object",
     ),
     "MalformedSettings": Expected(
         {**SCHEDULED, "settings": None},
@@ -229,15 +309,20 @@ MALFORMED_SETTINGS: list[tuple[Any, list[str]]] = [
     (30, CHECK_INPUT),
     (True, CHECK_INPUT),
     ([30, 40], CHECK_INPUT),
-    ({"crawler_poll_seconds": "30"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_poll_seconds": None}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_max_polls": "many"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_max_polls": {"n": 3}}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_poll_seconds": -1}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_poll_seconds": 86_400}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawler_max_polls": 0}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawl": "sometimes"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawl": "ALWAYS"}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawl": True}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
-    ({"crawl": None}, [*CHECK_INPUT, "Merge Settings", "Settings Valid?"]),
+    ([], CHECK_INPUT),
+    ({"crawler_poll_seconds": 1.5}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": 30.0}, CHECK_SETTINGS),
+    ({"crawler_max_polls": 2.5}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": 1e3}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": "30"}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": None}, CHECK_SETTINGS),
+    ({"crawler_max_polls": "many"}, CHECK_SETTINGS),
+    ({"crawler_max_polls": {"n": 3}}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": -1}, CHECK_SETTINGS),
+    ({"crawler_poll_seconds": 86_400}, CHECK_SETTINGS),
+    ({"crawler_max_polls": 0}, CHECK_SETTINGS),
+    ({"crawl": "sometimes"}, CHECK_SETTINGS),
+    ({"crawl": "ALWAYS"}, CHECK_SETTINGS),
+    ({"crawl": True}, CHECK_SETTINGS),
+    ({"crawl": None}, CHECK_SETTINGS),
 ]

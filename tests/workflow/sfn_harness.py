@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,9 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/b3-pipeline-sfn"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+#: "States.ALL ... cannot catch the States.DataLimitExceeded terminal error or Runtime error
+#: types" (Step Functions, "Handling errors in Step Functions workflows").
+UNCATCHABLE_BY_STATES_ALL = ("States.Runtime", "States.DataLimitExceeded")
 MOTO_VERSION = "5.2.5"  # the glue in MotoEngine is written against this version's internals
 
 # What Terraform's templatefile() fills in; test values shaped like the real ones.
@@ -59,6 +63,17 @@ def render_definition(text: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
+def all_states(states: dict[str, Any]) -> dict[str, Any]:
+    """Every state by name, those inside a Map's ItemProcessor included (names are unique
+    in a whole state machine)."""
+    found: dict[str, Any] = {}
+    for name, state in states.items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found |= all_states(state["ItemProcessor"]["States"])
+    return found
+
+
 def load_mock_config() -> dict[str, Any]:
     config: dict[str, Any] = json.loads(MOCK_CONFIG_PATH.read_text(encoding="utf-8"))
     return config
@@ -81,6 +96,9 @@ class ExecutionResult:
     states_entered: list[str] = field(default_factory=list)
     retries: dict[str, int] = field(default_factory=dict)
     scheduled: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The seconds each Retry would have waited, in order (moto only: Step Functions Local
+    # really waits and does not say how long).
+    retry_delays: list[float] | None = None
 
     @classmethod
     def from_history(
@@ -96,17 +114,19 @@ class ExecutionResult:
         )
         entries: dict[str, int] = {}
         attempts: dict[str, int] = {}
-        current = ""
+        by_id = {event["id"]: event for event in events}
         for event in events:
             if event["type"].endswith("StateEntered"):
-                current = event["stateEnteredEventDetails"]["name"]
-                result.states_entered.append(current)
-                entries[current] = entries.get(current, 0) + 1
+                name = event["stateEnteredEventDetails"]["name"]
+                result.states_entered.append(name)
+                entries[name] = entries.get(name, 0) + 1
             elif event["type"] == "TaskScheduled":
-                # No Parallel/Map here: a TaskScheduled belongs to the last state entered.
-                attempts[current] = attempts.get(current, 0) + 1
+                # The state a task belongs to is the one whose entry its previousEventId chain
+                # leads back to: Map iterations interleave, so "the last state entered" is not.
+                name = _entered_state(by_id, event)
+                attempts[name] = attempts.get(name, 0) + 1
                 parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
-                result.scheduled.setdefault(current, []).append(parameters)
+                result.scheduled.setdefault(name, []).append(parameters)
         result.retries = {
             name: attempts[name] - entries[name]
             for name in attempts
@@ -116,6 +136,15 @@ class ExecutionResult:
 
     def first_parameters(self, state: str) -> dict[str, Any]:
         return self.scheduled[state][0]
+
+
+def _entered_state(by_id: dict[int, dict[str, Any]], event: dict[str, Any]) -> str:
+    """The name of the state entered most recently on `event`'s own previousEventId chain."""
+    current = event
+    while not current["type"].endswith("StateEntered"):
+        current = by_id[current["previousEventId"]]
+    name: str = current["stateEnteredEventDetails"]["name"]
+    return name
 
 
 def _history(client: Any, arn: str) -> list[dict[str, Any]]:
@@ -159,10 +188,24 @@ class MotoEngine(Engine):
        here only the two Athena states run under the equivalent aws-sdk:athena:* resource;
     5. a mocked Throw is raised as a custom error name, which refuses the reserved States.*
        names (a failed Glue/Athena .sync run really ends in States.TaskFailed), so mocked
-       throws named States.* are raised as the engine's own States error names;
+       throws named States.* are raised as the engine's own States error names; the same
+       holds for the error a failed Map iteration hands to its Map state;
     6. a Catch's error output always carries a Cause on this engine (an empty string when the
        failure has none), while AWS documents Cause as optional (a task timeout can come
-       without one): a mocked Throw without a Cause yields an error output without a Cause.
+       without one): a mocked Throw without a Cause yields an error output without a Cause;
+    7. States.ALL matches every error here, while AWS documents that it "cannot catch the
+       States.DataLimitExceeded terminal error or Runtime error types" ("Handling errors in
+       Step Functions workflows", States.ALL): a Retry or Catch on States.ALL lets both pass
+       here too, so a missing path in a selector ends the execution with no alert, as on AWS;
+    8. this engine picks a state's mocked response by its RetryCount (an index into the list
+       of ranges), so a state entered again (the crawler poll loop, a Map iteration) always
+       gets the first response; Step Functions Local numbers every invocation of a state in
+       the execution, retries and re-entries alike, and a response key is a range of those
+       numbers ("0", "1-2"; "Configuration file for mocked service integrations"): the
+       harness counts invocations per execution and state and answers from that range.
+
+    `started()` is the one fixture that installs all of these; tests/workflow/
+    test_engine_fidelity.py shows each rule on a small machine, and fails without it.
     """
 
     name = "moto"
@@ -190,13 +233,19 @@ class MotoEngine(Engine):
         from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
             CustomErrorName,
         )
+        from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+            ErrorEqualsDecl,
+        )
         from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
             StatesErrorName,
         )
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+            iteration_worker,
+        )
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
-        from moto.stepfunctions.parser.backend.execution import Execution
+        from moto.stepfunctions.parser.asl.eval.environment import Environment
 
         if moto.__version__ != MOTO_VERSION:
             raise RuntimeError(
@@ -204,24 +253,48 @@ class MotoEngine(Engine):
                 f"{moto.__version__} is installed: re-check MotoEngine, then update MOTO_VERSION"
             )
         # Typed as Any: these are moto internals we patch on purpose (and restore).
-        execution_class: Any = Execution
         retrier_module: Any = retrier_decl
         mock_module: Any = mock_eval_utils
+        iteration_module: Any = iteration_worker
         execute_state_class: Any = execute_state.ExecutionState
+        error_equals_class: Any = ErrorEqualsDecl
+        environment_class: Any = Environment
         original_error_output = execute_state_class._construct_error_output_value
+        original_error_equals = error_equals_class._eval_body
+        original_mocked_response = environment_class.get_current_mocked_response
         cases: dict[str, Any] = {}
-        original_worker = execution_class._get_start_execution_worker
         original_time = retrier_module.time
+        uncatchable = {StatesErrorName.from_name(name).typ for name in UNCATCHABLE_BY_STATES_ALL}
+        invocation_lock = threading.Lock()
 
-        def worker_with_mocks(execution: Any) -> Any:
-            worker = original_worker(execution)
-            worker._mock_test_case = cases.get(execution.name)
-            return worker
+        def mocked_error_name(error_name: str) -> Any:
+            if error_name.startswith("States."):
+                return StatesErrorName.from_name(error_name)
+            return CustomErrorName(error_name)
 
-        def mocked_error_name(name: str) -> Any:
-            if name.startswith("States."):
-                return StatesErrorName.from_name(name)
-            return CustomErrorName(name)
+        def error_equals_as_documented(decl: Any, env: Any) -> None:
+            error_name = env.stack[-1]
+            if (
+                isinstance(error_name, StatesErrorName)
+                and error_name.typ in uncatchable
+                and any(name.error_name == "States.ALL" for name in decl.error_names)
+            ):
+                env.stack.pop()
+                env.stack.append(False)
+                return
+            original_error_equals(decl, env)
+
+        def mocked_response_by_invocation(env: Any) -> Any:
+            state = env.next_state_name
+            test_case = env.mock_test_case
+            with invocation_lock:
+                counts: dict[str, int] = test_case.__dict__.setdefault("invocations", {})
+                invocation = counts.get(state, 0)
+                counts[state] = invocation + 1
+            for response in test_case.state_mocked_responses[state].mocked_responses:
+                if response.range_start <= invocation <= response.range_end:
+                    return response
+            raise RuntimeError(f"no mocked response for invocation {invocation} of {state!r}")
 
         def error_output_without_absent_cause(failure_event: Any) -> Any:
             output = original_error_output(failure_event)
@@ -230,42 +303,111 @@ class MotoEngine(Engine):
                 output.pop("Cause", None)
             return output
 
-        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with (
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+            mock_test_cases_by_execution(cases.get),
+        ):
             engine = cls(boto3.client("stepfunctions", region_name=REGION), cases)
-            execution_class._get_start_execution_worker = worker_with_mocks
             retrier_module.time = types.SimpleNamespace(sleep=engine.retry_delays.append)
             mock_module.CustomErrorName = mocked_error_name
+            iteration_module.CustomErrorName = mocked_error_name
             execute_state_class._construct_error_output_value = staticmethod(
                 error_output_without_absent_cause
             )
+            error_equals_class._eval_body = error_equals_as_documented
+            environment_class.get_current_mocked_response = mocked_response_by_invocation
             try:
                 engine._create()
                 yield engine
             finally:
-                execution_class._get_start_execution_worker = original_worker
                 retrier_module.time = original_time
                 mock_module.CustomErrorName = CustomErrorName
+                iteration_module.CustomErrorName = CustomErrorName
                 execute_state_class._construct_error_output_value = staticmethod(
                     original_error_output
                 )
+                error_equals_class._eval_body = original_error_equals
+                environment_class.get_current_mocked_response = original_mocked_response
+
+    @classmethod
+    def runnable(cls, definition: str) -> str:
+        """A rendered definition as this engine runs it (item 4: Athena through aws-sdk
+        resources)."""
+        for optimized, sdk in cls._ATHENA_SWAP.items():
+            definition = definition.replace(f'"{optimized}"', f'"{sdk}"')
+        return definition
+
+    @classmethod
+    def definition(cls) -> str:
+        """The project's rendered ASL as this engine runs it."""
+        return cls.runnable(render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS))
 
     def _create(self) -> None:
-        definition = render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS)
-        for optimized, sdk in self._ATHENA_SWAP.items():
-            definition = definition.replace(f'"{optimized}"', f'"{sdk}"')
-        self._arn = self._client.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
+        self._arn = self._create_machine(STATE_MACHINE_NAME, self.definition())
+
+    def _create_machine(self, name: str, definition: str) -> str:
+        arn: str = self._client.create_state_machine(
+            name=name, definition=definition, roleArn=ROLE_ARN
         )["stateMachineArn"]
+        return arn
 
     def run(self, test_case: str, execution_input: dict[str, Any]) -> ExecutionResult:
+        return self._execute(
+            self._arn, mock_test_case(load_mock_config(), test_case), execution_input
+        )
+
+    def run_definition(
+        self,
+        definition: dict[str, Any],
+        mock_config: dict[str, Any],
+        execution_input: dict[str, Any],
+    ) -> ExecutionResult:
+        """Run another definition (rendered, as a dict) with the one TestCase of a
+        MockConfigFile-shaped `mock_config` whose machine is named STATE_MACHINE_NAME."""
         self._counter += 1
-        name = f"{test_case}-{self._counter}"
-        self._cases[name] = mock_test_case(load_mock_config(), test_case)
+        arn = self._create_machine(
+            f"{STATE_MACHINE_NAME}-{self._counter}", self.runnable(json.dumps(definition))
+        )
+        (test_case,) = mock_config["StateMachines"][STATE_MACHINE_NAME]["TestCases"]
+        return self._execute(arn, mock_test_case(mock_config, test_case), execution_input)
+
+    def _execute(
+        self, machine_arn: str, case: Any, execution_input: dict[str, Any]
+    ) -> ExecutionResult:
+        self._counter += 1
+        name = f"{case.test_case_name}-{self._counter}"
+        self._cases[name] = case
+        self.retry_delays.clear()
         arn = self._client.start_execution(
-            stateMachineArn=self._arn, name=name, input=json.dumps(execution_input)
+            stateMachineArn=machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
         description = _wait_terminal(self._client, arn, timeout=60, interval=0.02)
-        return ExecutionResult.from_history(description, _history(self._client, arn))
+        result = ExecutionResult.from_history(description, _history(self._client, arn))
+        result.retry_delays = list(self.retry_delays)
+        return result
+
+
+@contextmanager
+def mock_test_cases_by_execution(case_for: Callable[[str], Any]) -> Iterator[None]:
+    """Hand each execution moto starts the MockTestCase `case_for(execution name)` (None: no
+    mocks), as Step Functions Local does with `<arn>#<TestCase>`: moto 5.2.5 has the mocking
+    machinery but never gives a test case to the execution worker, in-process or in its server.
+    """
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    execution_class: Any = Execution  # a moto internal, patched on purpose and restored
+    original_worker = execution_class._get_start_execution_worker
+
+    def worker_with_mocks(execution: Any) -> Any:
+        worker = original_worker(execution)
+        worker._mock_test_case = case_for(execution.name)
+        return worker
+
+    execution_class._get_start_execution_worker = worker_with_mocks
+    try:
+        yield
+    finally:
+        execution_class._get_start_execution_worker = original_worker
 
 
 def mock_test_case(config: dict[str, Any], test_case: str) -> Any:

@@ -14,14 +14,21 @@ import pytest
 import sqlglot
 
 from b3pipeline.catalog import read_sql_file
-from b3pipeline.quality import QUALITY_CHECK_FILE, TOTAL_COLUMN, quality_check_parameters
+from b3pipeline.quality import (
+    QUALITY_CHECK_FILE,
+    QUALITY_TICKERS_PER_QUERY,
+    TOTAL_COLUMN,
+    quality_check_parameters,
+    quality_ticker_batches,
+)
 from b3pipeline.run_summary import run_summary_key
 from b3pipeline.tickers import parse_tickers
 from tests.infra._athena_sql import athena_parameter_markers
+from tests.support.botocore_models import shape
 from tests.support.modules import load_module
 
 from .cases import CASES
-from .sfn_harness import PLACEHOLDERS, Engine, load_mock_config
+from .sfn_harness import ASL_PATH, PLACEHOLDERS, Engine, load_mock_config
 from .summaries import mocked_summaries
 
 pytestmark = pytest.mark.workflow
@@ -64,23 +71,41 @@ def test_glue_entry_accepts_what_run_transform_job_sends(
     assert parsed.end_date.isoformat() == arguments["--end_date"]
 
 
-@pytest.mark.parametrize("test_case", ["HappyScheduledRun", "S3TriggeredRun"])
+@pytest.mark.parametrize(
+    ("test_case", "queries"),
+    [("HappyScheduledRun", 1), ("S3TriggeredRun", 1), ("FullMarketQualityBatches", 4)],
+)
 def test_quality_statement_gets_the_parameters_the_local_gate_uses(
-    engine: Engine, test_case: str
+    engine: Engine, test_case: str, queries: int
 ) -> None:
     """Athena's ExecutionParameters are SQL literals: each value in single quotes, in the
-    order of the statement's `?` (Athena, "Use parameterized queries"). The values and their
-    order are the ones the local gate runs sql/quality_check.sql with."""
+    order of the statement's `?` (Athena, "Use parameterized queries"), each at most 1024
+    characters (StartQueryExecution, botocore's athena model). One query per batch of
+    tickers: the batches and each query's values are the ones the local gate uses."""
     result = engine.run(test_case, CASES[test_case].execution_input)
-    literals: list[str] = result.first_parameters("Run Quality Query")["ExecutionParameters"]
     window = result.first_parameters("Run Transform Job")["Arguments"]
-    expected = quality_check_parameters(
-        date.fromisoformat(window["--start_date"]),
-        date.fromisoformat(window["--end_date"]),
-        parse_tickers(window["--tickers"]),
+    start = date.fromisoformat(window["--start_date"])
+    end = date.fromisoformat(window["--end_date"])
+    batches = quality_ticker_batches(parse_tickers(window["--tickers"]))
+    expected = sorted(
+        [f"'{value}'" for value in quality_check_parameters(start, end, batch)] for batch in batches
     )
-    assert literals == [f"'{value}'" for value in expected]
-    assert len(literals) == len(athena_parameter_markers(read_sql_file(QUALITY_CHECK_FILE)))
+    sent = sorted(query["ExecutionParameters"] for query in result.scheduled["Run Quality Query"])
+    assert len(sent) == len(batches) == queries
+    assert sent == expected
+    markers = len(athena_parameter_markers(read_sql_file(QUALITY_CHECK_FILE)))
+    limit = shape("athena", "ExecutionParameter")["max"]
+    for literals in sent:
+        assert len(literals) == markers
+        assert max(len(literal) for literal in literals) <= limit
+
+
+def test_the_state_machine_batches_tickers_as_the_gate_does() -> None:
+    definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    batches = definition["States"]["Compute Window"]["Parameters"]["quality_batches.$"]
+    assert batches == f"States.ArrayPartition($.batch.tickers, {QUALITY_TICKERS_PER_QUERY})"
+    checks = definition["States"]["Run Quality Checks"]
+    assert checks["ItemsPath"] == "$.window.quality_batches"
 
 
 def test_quality_results_mocks_have_the_sql_columns() -> None:
@@ -91,10 +116,15 @@ def test_quality_results_mocks_have_the_sql_columns() -> None:
     columns = query.named_selects
     assert columns[-1] == TOTAL_COLUMN
     responses = load_mock_config()["MockedResponses"]
-    quality = {name: r for name, r in responses.items() if name.startswith("Quality")}
+    quality = {
+        f"{name} {attempts}": answer
+        for name, response in responses.items()
+        if name.startswith("Quality")
+        for attempts, answer in response.items()
+    }
     assert quality
-    for name, response in quality.items():
-        result_set = response["0"]["Return"]["ResultSet"]
+    for name, answer in quality.items():
+        result_set = answer["Return"]["ResultSet"]
         names = [c["Name"] for c in result_set["ResultSetMetadata"]["ColumnInfo"]]
         assert names == columns, name
         for row in result_set["Rows"]:

@@ -12,7 +12,14 @@ import pytest
 
 from tests.support.modules import load_module
 
-from .sfn_harness import ASL_PATH, PLACEHOLDERS, ROOT, placeholders_in, render_definition
+from .sfn_harness import (
+    ASL_PATH,
+    PLACEHOLDERS,
+    ROOT,
+    all_states,
+    placeholders_in,
+    render_definition,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -36,22 +43,40 @@ def test_raw_file_is_json_with_exactly_the_agreed_placeholders() -> None:
 
 
 def test_required_states_exist() -> None:
-    assert set(REQUIRED_STATES) <= set(_definition()["States"])
+    assert set(REQUIRED_STATES) <= set(all_states(_definition()["States"]))
 
 
-def test_every_task_retries_and_is_caught_into_notify_failure() -> None:
-    states = _definition()["States"]
-    for name, state in states.items():
-        if state["Type"] != "Task":
-            continue
-        assert state.get("Retry"), name
-        catch = state["Catch"]
-        assert [c["ErrorEquals"] for c in catch] == [["States.ALL"]], name
-        target = catch[0]["Next"]
+def _caught_into_notify_failure(name: str, state: dict[str, Any], states: dict[str, Any]) -> None:
+    """The last catcher takes States.ALL, and every catcher leads to the alert."""
+    catch = state["Catch"]
+    assert catch[-1]["ErrorEquals"] == ["States.ALL"], name
+    for catcher in catch:
+        target = catcher["Next"]
         if name == "Notify Failure":
             assert target == "Pipeline Failed"
         else:
             assert states[target]["Next"] == "Notify Failure", name
+
+
+def test_every_task_retries_and_is_caught_into_notify_failure() -> None:
+    """A Task at the top level has its own Catch; a Task inside a Map has none, and the Map's
+    Catch takes whatever fails in an iteration."""
+    states = _definition()["States"]
+    tasks: dict[str, dict[str, Any]] = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            _caught_into_notify_failure(name, state, states)
+            tasks[name] = state
+        elif state["Type"] == "Map":
+            _caught_into_notify_failure(name, state, states)
+            inner = state["ItemProcessor"]["States"]
+            for inner_name, inner_state in inner.items():
+                assert "Catch" not in inner_state, inner_name
+                if inner_state["Type"] == "Task":
+                    tasks[inner_name] = inner_state
+    assert {"Scrape Quotes", "Run Transform Job", "Run Quality Query"} <= set(tasks)
+    for name, state in tasks.items():
+        assert state.get("Retry"), name
         for retrier in state["Retry"]:
             assert {"BackoffRate", "MaxDelaySeconds", "JitterStrategy"} <= set(retrier), name
 
@@ -86,3 +111,60 @@ def test_docs_diagram_is_generated_from_the_definition(document: str) -> None:
     assert script.render_doc(doc, _definition()) == doc, (
         f"{document} is stale: run .venv/bin/python scripts/asl_diagram.py --write"
     )
+
+
+# ------------------------------------------------------------------ retries that wait for capacity
+# Step Functions retriers ("Handling errors in Step Functions workflows", Retry): the n-th
+# retry waits IntervalSeconds * BackoffRate**n, capped at MaxDelaySeconds; JitterStrategy FULL
+# makes it "a random number between 0 and the computed backoff" (AWS CDK, JitterType), NONE
+# the computed backoff itself. Waiting for capacity (another job run, another crawl, BRAPI
+# coming back) needs a floor: a near-zero first retry fails again at once.
+CAPACITY_ERRORS = frozenset(
+    {
+        "Glue.ConcurrentRunsExceededException",
+        "Glue.CrawlerRunningException",
+        "BrapiUnavailableError",
+    }
+)
+MIN_CAPACITY_WAIT_SECONDS = 30
+
+
+def shortest_waits(retrier: dict[str, Any]) -> list[float]:
+    """The least each retry of `retrier` can wait, in seconds (AWS's defaults when unset)."""
+    interval = retrier.get("IntervalSeconds", 1)
+    rate = retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    if retrier.get("JitterStrategy", "NONE") == "FULL":
+        return [0.0] * retrier.get("MaxAttempts", 3)
+    return [min(cap, interval * rate**n) for n in range(retrier.get("MaxAttempts", 3))]
+
+
+def capacity_wait_problems(states: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, state in all_states(states).items():
+        for retrier in state.get("Retry", []):
+            waited = set(retrier["ErrorEquals"]) & CAPACITY_ERRORS
+            waits = shortest_waits(retrier)
+            if waited and min(waits) < MIN_CAPACITY_WAIT_SECONDS:
+                problems.append(f"{name}: {sorted(waited)} may retry after {min(waits)} s")
+    return problems
+
+
+def test_retries_that_wait_for_capacity_wait_at_least_half_a_minute() -> None:
+    states = _definition()["States"]
+    assert capacity_wait_problems(states) == []
+    retried = {
+        error
+        for state in all_states(states).values()
+        for retrier in state.get("Retry", [])
+        for error in retrier["ErrorEquals"]
+    }
+    assert retried >= CAPACITY_ERRORS
+
+
+def test_the_capacity_check_sees_full_jitter() -> None:
+    states = _definition()["States"]
+    states["Start Crawler"]["Retry"][0]["JitterStrategy"] = "FULL"
+    assert capacity_wait_problems(states) == [
+        "Start Crawler: ['Glue.CrawlerRunningException'] may retry after 0.0 s"
+    ]

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from .cases import CASES, FAILED, HAPPY_DAILY_RUN, MALFORMED_SETTINGS, S3_TRIGGERED, SCHEDULED
+from .cases import (
+    CASES,
+    CHECK_INPUT,
+    FAILED,
+    FROM_MANIFEST,
+    HAPPY_DAILY_RUN,
+    MALFORMED_SETTINGS,
+    S3_TRIGGERED,
+    SCHEDULED,
+)
 from .sfn_harness import PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
 
 pytestmark = pytest.mark.workflow
@@ -23,7 +35,13 @@ def test_path(engine: Engine, test_case: str) -> None:
     result = engine.run(test_case, expected.execution_input)
 
     assert (result.status, result.error) == (expected.status, expected.error), result.cause
-    assert result.states_entered == expected.states
+    if expected.concurrent_from is None:
+        assert result.states_entered == expected.states
+    else:
+        before = expected.states.index(expected.concurrent_from)
+        assert result.states_entered[:before] == expected.states[:before]
+        assert Counter(result.states_entered) == Counter(expected.states)
+        assert result.states_entered[-1] == expected.states[-1]
     assert result.retries == expected.retries
     if expected.failed_state is not None:
         message = json.loads(result.first_parameters("Notify Failure")["Message"])
@@ -35,6 +53,7 @@ def test_path(engine: Engine, test_case: str) -> None:
             caught = json.loads(message["cause"])
             assert caught["Error"] == expected.caught_error
             assert ("Cause" in caught) == expected.caught_cause, caught
+            assert caught.get("Cause", "").startswith(expected.caught_cause_prefix), caught
         assert result.cause == message["cause"]
         assert (
             result.first_parameters("Notify Failure")["TopicArn"]
@@ -134,3 +153,68 @@ def test_malformed_settings_end_in_an_alerted_failure(
     message = json.loads(result.first_parameters("Notify Failure")["Message"])
     assert message["error"] == "B3Pipeline.InputCheckFailed"
     assert message["cause"].endswith(json.dumps(settings, separators=(",", ":")))
+
+
+@pytest.mark.parametrize(
+    "execution_input", [[], ["PETR4"], "PETR4", 30, True, None], ids=lambda value: repr(value)
+)
+def test_input_that_is_not_an_object_ends_in_an_alerted_failure(
+    engine: Engine, execution_input: Any
+) -> None:
+    result = engine.run("MalformedInput", execution_input)
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed"), result.cause
+    assert result.states_entered == [*CHECK_INPUT, "Invalid Input", *FAILED]
+    message = json.loads(result.first_parameters("Notify Failure")["Message"])
+    assert message["cause"].endswith(json.dumps(execution_input, separators=(",", ":")))
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {"tickers": "PETR4"},
+        {"tickers": []},
+        {"tickers": [4]},
+        {"dates": "2025-08-04"},
+        {"dates": None},
+        {"dates": [20250804]},
+    ],
+    ids=lambda batch: json.dumps(batch),
+)
+def test_a_malformed_s3_batch_ends_in_an_alerted_failure(
+    engine: Engine, batch: dict[str, Any]
+) -> None:
+    """An S3-triggered input is the trigger's (b3pipeline.trigger) or a person's: the same
+    check as the scraper's result keeps Compute Window and the quality batches from reading
+    a list that is not one (States.Runtime)."""
+    result = engine.run("MalformedInput", {**S3_TRIGGERED, **batch})
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.BatchCheckFailed"), result.cause
+    assert result.states_entered == [*FROM_MANIFEST[:-1], "Batch Invalid", *FAILED]
+
+
+@pytest.mark.parametrize(
+    ("test_case", "delays"),
+    [("GlueConcurrentRunRetry", [60.0]), ("CrawlerAlreadyRunningRetry", [30.0])],
+)
+def test_retries_that_wait_for_capacity_wait_their_whole_interval(
+    engine: Engine, test_case: str, delays: list[float]
+) -> None:
+    """No jitter on these retriers: the first retry waits the full IntervalSeconds, never the
+    near-zero delay full jitter can draw (moto records the delays instead of sleeping)."""
+    result = engine.run(test_case, CASES[test_case].execution_input)
+    if result.retry_delays is None:
+        pytest.skip("only the moto engine reports its retry delays")
+    assert result.retry_delays == delays
+
+
+def test_the_crawler_loop_remembers_when_this_crawl_was_started(engine: Engine) -> None:
+    """Start Crawler keeps its entry time to the second, in the form GetCrawler reports a
+    crawl's StartTime (RFC 3339, UTC): Crawler Finished? compares the two."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = engine.run("CrawlerShowsEarlierCrawlFirst", SCHEDULED)
+    after = datetime.now(UTC)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    started_at = result.output["crawler"]["started_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started_at), started_at
+    assert before <= datetime.fromisoformat(started_at) <= after
+    assert result.output["crawler"]["polls"] == 3
