@@ -1,13 +1,15 @@
 """Scraper Lambda: BRAPI -> raw Parquet + manifest (thin adapter over b3pipeline.scrape).
 
 Scrape one batch of tickers:
-  Event:  {"tickers": ["PETR4", ...], "run_date": "YYYY-MM-DD" | null, "execution_arn": "..."}
+  Event:  {"tickers": ["PETR4", ...], "run_date": "YYYY-MM-DD" | null, "execution_arn": "...",
+           "batch_count": N (optional, default 1: the run's number of batches)}
   Output: {"tickers": [...written], "dates": [...], "rows": N,
            "manifest_key": "raw/_manifests/..." | null,
            "failed_tickers": [{"ticker": "ZZZZ3", "reason": "..."}]}
 Merge every batch's output into the run's window (b3pipeline.batch_output):
   Event:  {"batches": [<output>, ...]}
-  Output: {"tickers", "dates", "rows", "manifest_keys": [...], "failed_tickers"}
+  Output: {"tickers", "dates", "rows", "manifest_keys": [...], "failed_tickers",
+           "failed_count"}
 
 A batch with tickers set aside still returns normally (the state machine refines the
 others, then fails naming them); more failures than B3_MAX_FAILED_TICKER_SHARE of the
@@ -29,7 +31,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from b3pipeline.batch_output import merge_batch_outputs
+from b3pipeline.batch_output import batch_output_budget, merge_batch_outputs
 from b3pipeline.brapi import BrapiClient
 from b3pipeline.lake import Lake
 from b3pipeline.scrape import ScrapeRequest, scrape
@@ -93,7 +95,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request.end,
         execution_arn=request.execution_arn,
     )
-    output = result.to_output()
+    output = result.to_output(batch_output_budget(request.batch_count))
     logger.info(
         "scrape finished",
         extra={

@@ -1,27 +1,37 @@
 """The scraper's output for one batch of tickers, and the merge of every batch's output.
 
-In AWS the state machine scrapes a run's tickers in batches, one scraper invocation each,
-then merges their outputs into the one window the transform and the quality gate work on.
-Each output (and the merge) is a small JSON object:
+In AWS the state machine scrapes a run's tickers in batches, one scraper invocation each
+(the Map state `Scrape Batches`), then merges their outputs into the one window the
+transform and the quality gate work on. Each output is a small JSON object:
 
     {"tickers": [...], "dates": [...], "rows": N, "manifest_key": "..." | null,
      "failed_tickers": [{"ticker": "ZZZZ3", "reason": "..."}]}
 
 `tickers` are the ones written (asked for, minus those set aside), `dates` the trade dates
 written, sorted; `manifest_key` is null when every ticker of the batch was set aside
-(nothing was written). The merge has `manifest_keys` (one manifest per batch) instead.
+(nothing was written). The merge has `manifest_keys` (one manifest per batch) instead, and
+`failed_count`, the number of tickers set aside in all.
 
-Step Functions caps a state's input and output at 256 KiB of UTF-8 (262,144 bytes:
-"Length Constraints" of `output` in StateExitedEventDetails, Step Functions API reference),
-and a Map state's output is the array of every batch's output. So an output is kept under
-OUTPUT_MAX_BYTES, a quarter of that: each reason is cut to REASON_MAX_CHARS, and shorter
-still when many tickers failed (400 tickers all failing fit).
+Sizes. Step Functions caps a state's input and output, and a task's, at 262,144 bytes of
+UTF-8 ("Maximum input or output size for a task, state, or execution", Step Functions
+quotas), and a Map state's output is the array of every batch's output, which the state
+holds next to the run's input. So:
+- one output stays under OUTPUT_MAX_BYTES (a quarter of the quota), and a batch of
+  `batch_count` under MAP_OUTPUT_MAX_BYTES / batch_count (`batch_output_budget`): every
+  batch together stays under half the quota, however many tickers fail;
+- the merged `failed_tickers` list, as JSON, stays within FAILED_TICKERS_MAX_CHARS: the
+  state machine puts it in the cause of its `B3Pipeline.TickersFailed` failure, and a Fail
+  state's cause is at most 32,768 characters (`cause` of ExecutionFailedEventDetails,
+  Step Functions API reference; botocore's `SensitiveCause`, max 32768).
+Reasons are cut first (each to REASON_MAX_CHARS at most, shorter while it does not fit);
+a merged list that does not fit even with empty reasons keeps the first tickers that do
+(`failed_count` still counts every one).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -29,19 +39,38 @@ from b3pipeline.errors import InvalidRequestError
 from b3pipeline.ticker_pool import TickerFailure
 
 __all__ = [
+    "FAILED_TICKERS_MAX_CHARS",
+    "MAP_OUTPUT_MAX_BYTES",
+    "MAX_BATCHES",
+    "MAX_RUN_TICKERS",
     "OUTPUT_MAX_BYTES",
     "REASON_MAX_CHARS",
+    "batch_output_budget",
     "failed_tickers_output",
     "merge_batch_outputs",
 ]
 
 OUTPUT_MAX_BYTES = 64 * 1024
+MAP_OUTPUT_MAX_BYTES = 128 * 1024
+#: The most tickers one run of the state machine takes, and the most batches it splits them
+#: into (it refuses more): within both, a batch's share of MAP_OUTPUT_MAX_BYTES holds its
+#: tickers and every one of them set aside, with empty reasons at worst.
+MAX_RUN_TICKERS = 2_000
+MAX_BATCHES = 100
+#: The merged failed_tickers as JSON text; the rest of a 32,768-character cause is the
+#: sentence around it.
+FAILED_TICKERS_MAX_CHARS = 30_000
 REASON_MAX_CHARS = 200
 _CUT = "..."
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - len(_CUT), 0)] + _CUT
+    """`text` in at most `limit` characters, ending in "..." when cut (room permitting)."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(_CUT):
+        return text[:limit]
+    return text[: limit - len(_CUT)] + _CUT
 
 
 def _size(body: Mapping[str, Any]) -> int:
@@ -50,26 +79,61 @@ def _size(body: Mapping[str, Any]) -> int:
     return len(json.dumps(body))
 
 
+def batch_output_budget(batch_count: int) -> int:
+    """The most bytes one batch's output may take when the run has `batch_count` batches."""
+    if (
+        isinstance(batch_count, bool)
+        or not isinstance(batch_count, int)
+        or not 1 <= batch_count <= MAX_BATCHES
+    ):
+        raise InvalidRequestError(
+            f"batch_count {batch_count!r} is not a whole number from 1 to {MAX_BATCHES}: give "
+            "how many batches the run's tickers were split into"
+        )
+    return min(OUTPUT_MAX_BYTES, MAP_OUTPUT_MAX_BYTES // batch_count)
+
+
 def failed_tickers_output(
-    body: Mapping[str, Any], failures: Sequence[TickerFailure]
+    body: Mapping[str, Any],
+    failures: Sequence[TickerFailure],
+    *,
+    max_bytes: int = OUTPUT_MAX_BYTES,
+    list_max_chars: int | None = None,
 ) -> dict[str, Any]:
     """`body` plus `failed_tickers` (sorted by ticker), each reason cut to the longest
-    length (at most REASON_MAX_CHARS) at which it all fits OUTPUT_MAX_BYTES. A body too
-    large even with empty reasons is returned with empty reasons."""
+    length (at most REASON_MAX_CHARS) at which the whole output fits `max_bytes` and the
+    list's JSON fits `list_max_chars` (when given). A body too large even with empty
+    reasons is returned with empty reasons; a list too long even then keeps its first
+    entries that fit `list_max_chars`."""
     ordered = sorted(failures, key=lambda f: f.ticker)
 
-    def with_reasons(limit: int) -> dict[str, Any]:
-        entries = [{"ticker": f.ticker, "reason": _clip(f.reason, limit)} for f in ordered]
-        return {**body, "failed_tickers": entries}
+    def entries(limit: int, count: int | None = None) -> list[dict[str, str]]:
+        kept = ordered if count is None else ordered[:count]
+        return [{"ticker": f.ticker, "reason": _clip(f.reason, limit)} for f in kept]
 
-    low, high = 0, REASON_MAX_CHARS  # the answer is in [low, high]
+    def fits(limit: int) -> bool:
+        listed = entries(limit)
+        if list_max_chars is not None and len(json.dumps(listed)) > list_max_chars:
+            return False
+        return _size({**body, "failed_tickers": listed}) <= max_bytes
+
+    listed = entries(_largest(REASON_MAX_CHARS, fits))
+    if list_max_chars is not None and len(json.dumps(listed)) > list_max_chars:
+        count = _largest(len(listed), lambda n: len(json.dumps(entries(0, n))) <= list_max_chars)
+        listed = entries(0, count)
+    return {**body, "failed_tickers": listed}
+
+
+def _largest(most: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [0, most] with fits(n), fits growing false as n grows; 0 if none."""
+    low, high = 0, most
     while low < high:
         middle = (low + high + 1) // 2
-        if _size(with_reasons(middle)) <= OUTPUT_MAX_BYTES:
+        if fits(middle):
             low = middle
         else:
             high = middle - 1
-    return with_reasons(low)
+    return low
 
 
 def _field(output: Mapping[str, Any], name: str, index: int) -> Any:
@@ -93,8 +157,9 @@ def _strings(value: object, name: str, index: int) -> list[str]:
 
 def merge_batch_outputs(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One run's window from every batch's output: the tickers written (in batch order),
-    the union of trade dates (sorted), total rows, every manifest key and every ticker
-    set aside (sorted, reasons cut to fit OUTPUT_MAX_BYTES).
+    the union of trade dates (sorted), total rows, every manifest key, every ticker set
+    aside (sorted; reasons cut so that the list fits FAILED_TICKERS_MAX_CHARS and the
+    output OUTPUT_MAX_BYTES) and how many were set aside.
 
     Raises InvalidRequestError naming the batch when an output is not shaped as above.
     """
@@ -102,11 +167,15 @@ def merge_batch_outputs(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         raise InvalidRequestError(
             f"batches must be a non-empty list of scraper outputs, got {_preview(outputs)}"
         )
+    if len(outputs) > MAX_BATCHES:
+        raise InvalidRequestError(
+            f"{len(outputs)} batch outputs: a run has at most {MAX_BATCHES} batches"
+        )
     tickers: dict[str, None] = {}
     dates: set[str] = set()
     rows = 0
     manifest_keys: list[str] = []
-    failures: list[TickerFailure] = []
+    failures: dict[str, TickerFailure] = {}
     for index, output in enumerate(outputs):
         if not isinstance(output, Mapping):
             raise InvalidRequestError(f"batch output #{index} is not an object: {_preview(output)}")
@@ -138,11 +207,15 @@ def merge_batch_outputs(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 f"batch output #{index}: failed_tickers must be a list of "
                 f'{{"ticker", "reason"}} objects, got {_preview(failed)}'
             )
-        failures.extend(TickerFailure(f["ticker"], f["reason"]) for f in failed)
+        for f in failed:
+            failures.setdefault(f["ticker"], TickerFailure(f["ticker"], f["reason"]))
     body = {
         "tickers": list(tickers),
         "dates": sorted(dates),
         "rows": rows,
         "manifest_keys": manifest_keys,
+        "failed_count": len(failures),
     }
-    return failed_tickers_output(body, failures)
+    return failed_tickers_output(
+        body, list(failures.values()), list_max_chars=FAILED_TICKERS_MAX_CHARS
+    )

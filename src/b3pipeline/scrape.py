@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from b3pipeline import schema
-from b3pipeline.batch_output import failed_tickers_output
+from b3pipeline.batch_output import OUTPUT_MAX_BYTES, batch_output_budget, failed_tickers_output
 from b3pipeline.brapi import DailyBar, QuoteHistory
 from b3pipeline.errors import InvalidRequestError
 from b3pipeline.lake import Lake, ProgressCallback, manifest_key, parquet_bytes, raw_quotes_key
@@ -46,15 +46,19 @@ class ScrapeRequest:
     start: date | None
     end: date | None
     execution_arn: str | None = None
+    batch_count: int = 1  # how many batches the run was split into (sizes the output)
 
     @classmethod
     def from_event(
         cls, event: Mapping[str, Any], default_tickers: Sequence[str] = DEFAULT_TICKERS
     ) -> ScrapeRequest:
-        """Parse `{"tickers": [...], "run_date": "YYYY-MM-DD"|null, "execution_arn"?}`.
+        """Parse `{"tickers": [...], "run_date": "YYYY-MM-DD"|null, "execution_arn"?,
+        "batch_count"?}`.
 
         `tickers` is one batch: a non-empty list of symbols (absent or null: the default
         tickers). No run_date means the latest trading days BRAPI returns (the schedule).
+        `batch_count` (default 1) is how many batches the run's tickers were split into:
+        the batches' outputs share one budget (b3pipeline.batch_output).
         """
         if not isinstance(event, Mapping):
             raise InvalidRequestError(f"the scraper event must be a JSON object, got {event!r}")
@@ -86,7 +90,15 @@ class ScrapeRequest:
                     f"run_date {run_date!r} is not a date like 2025-08-29 (or null for the latest)"
                 ) from exc
         arn = event.get("execution_arn")
-        return cls(tickers=tickers, start=day, end=day, execution_arn=str(arn) if arn else None)
+        batch_count = event.get("batch_count", 1)
+        batch_output_budget(batch_count)  # refuses a count that is not one
+        return cls(
+            tickers=tickers,
+            start=day,
+            end=day,
+            execution_arn=str(arn) if arn else None,
+            batch_count=batch_count,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,16 +111,17 @@ class ScrapeResult:
     files: list[ManifestFile]
     failed: list[TickerFailure] = field(default_factory=list)  # sorted by ticker
 
-    def to_output(self) -> dict[str, Any]:
+    def to_output(self, max_bytes: int = OUTPUT_MAX_BYTES) -> dict[str, Any]:
         """The scraper Lambda's output (DESIGN.md payloads; b3pipeline.batch_output):
-        small, whatever the window, and under OUTPUT_MAX_BYTES whatever failed."""
+        small, whatever the window, and under `max_bytes` whatever failed (the handler
+        gives the batch's share, `batch_output_budget`)."""
         body = {
             "tickers": self.tickers,
             "dates": self.dates,
             "rows": self.rows,
             "manifest_key": self.manifest_key,
         }
-        return failed_tickers_output(body, self.failed)
+        return failed_tickers_output(body, self.failed, max_bytes=max_bytes)
 
 
 def bars_to_table(bars: Sequence[DailyBar], ingested_at: datetime, request_range: str) -> pa.Table:

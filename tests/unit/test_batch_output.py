@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 
 from b3pipeline.batch_output import (
+    FAILED_TICKERS_MAX_CHARS,
+    MAP_OUTPUT_MAX_BYTES,
+    MAX_BATCHES,
+    MAX_RUN_TICKERS,
     OUTPUT_MAX_BYTES,
     REASON_MAX_CHARS,
+    batch_output_budget,
     failed_tickers_output,
     merge_batch_outputs,
 )
@@ -50,6 +55,7 @@ def test_merge_is_the_window_of_every_batch() -> None:
         "dates": ["2025-08-25", "2025-08-26", "2025-08-27", "2025-08-28", "2025-08-29"],
         "rows": 9,
         "manifest_keys": ["m/a", "m/b", "m/d"],
+        "failed_count": 2,
         "failed_tickers": [
             {"ticker": "AAAA3", "reason": "null close"},
             {"ticker": "ZZZZ3", "reason": "unknown"},
@@ -73,6 +79,57 @@ def test_a_merged_market_of_failures_still_fits() -> None:
     assert {len(f["reason"]) for f in merged["failed_tickers"]} == {
         len(merged["failed_tickers"][0]["reason"])
     }
+
+
+def test_the_merged_list_fits_a_fail_cause_and_counts_every_failure() -> None:
+    """A Fail state's cause is at most 32,768 characters (botocore's SensitiveCause): the
+    merged list, as JSON, stays within FAILED_TICKERS_MAX_CHARS with long reasons cut..."""
+    reason = "BRAPI says: " + "Não encontramos a ação. " * 20
+    outputs = [
+        batch(
+            [], [], 0, None, [{"ticker": f"B{n:02d}{i:02d}3", "reason": reason} for i in range(20)]
+        )
+        for n in range(20)
+    ]
+
+    merged = merge_batch_outputs(outputs)
+
+    listed = merged["failed_tickers"]
+    assert merged["failed_count"] == len(listed) == 400
+    assert FAILED_TICKERS_MAX_CHARS - 400 < len(json.dumps(listed)) <= FAILED_TICKERS_MAX_CHARS
+    assert all(reason.startswith(f["reason"][:-3]) for f in listed)
+
+
+def test_a_list_too_long_even_without_reasons_keeps_its_first_tickers() -> None:
+    """...and when even empty reasons do not fit (every ticker of a maximal run failed), the
+    first tickers that fit are named and failed_count still counts every one."""
+    outputs = [
+        batch([], [], 0, None, [{"ticker": f"B{n:02d}{i:02d}3", "reason": "x"} for i in range(20)])
+        for n in range(MAX_BATCHES)
+    ]
+
+    merged = merge_batch_outputs(outputs)
+
+    listed = merged["failed_tickers"]
+    assert merged["failed_count"] == MAX_RUN_TICKERS
+    assert len(json.dumps(listed)) <= FAILED_TICKERS_MAX_CHARS
+    assert len(json.dumps(listed)) > FAILED_TICKERS_MAX_CHARS - 40
+    assert listed == [{"ticker": f"B00{i:02d}3", "reason": ""} for i in range(20)] + listed[20:]
+    assert [f["ticker"] for f in listed] == sorted(f["ticker"] for f in listed)
+
+
+@pytest.mark.parametrize(
+    ("batch_count", "budget"),
+    [(1, OUTPUT_MAX_BYTES), (2, OUTPUT_MAX_BYTES), (8, MAP_OUTPUT_MAX_BYTES // 8), (100, 1310)],
+)
+def test_every_batch_output_together_fits_the_map_budget(batch_count: int, budget: int) -> None:
+    assert batch_output_budget(batch_count) == budget
+    assert batch_count * budget <= MAP_OUTPUT_MAX_BYTES or batch_count == 1
+
+
+def test_a_run_of_more_batches_than_the_state_machine_makes_is_refused() -> None:
+    with pytest.raises(InvalidRequestError, match=f"a run has at most {MAX_BATCHES} batches"):
+        merge_batch_outputs([batch(["PETR4"], [], 0, "k")] * (MAX_BATCHES + 1))
 
 
 def test_reasons_are_cut_only_as_far_as_needed() -> None:

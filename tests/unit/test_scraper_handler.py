@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from b3pipeline.batch_output import OUTPUT_MAX_BYTES
+from b3pipeline.batch_output import MAP_OUTPUT_MAX_BYTES, MAX_BATCHES, OUTPUT_MAX_BYTES
 from b3pipeline.errors import InvalidRequestError, SettingsError, TooManyTickersFailedError
 from b3pipeline.ticker_pool import FetchPolicy
 from tests.support.fake_http import fake_session, json_response
@@ -226,6 +226,40 @@ def test_too_many_failures_in_a_batch_raise_and_write_nothing(
     assert [p for p in (tmp_path / "lake").rglob("*") if p.is_file()] == []
 
 
+def test_a_batch_of_a_hundred_keeps_its_share_of_the_output_budget(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A run split into 100 batches: every batch output together must stay under
+    MAP_OUTPUT_MAX_BYTES, so one batch's output takes a hundredth of it."""
+    monkeypatch.setenv("B3_MAX_FAILED_TICKER_SHARE", "1")
+    module = _load_handler()
+    tickers = [f"{a}{b}{c}X3" for a in "AB" for b in "ABCDE" for c in "AB"]  # 20
+    reason = "BRAPI says: " + "Não encontramos a ação, verifique o ticker. " * 10
+    _fake_client(module, monkeypatch, StaticQuoteSource([], failed=dict.fromkeys(tickers, reason)))
+
+    output = module.lambda_handler(
+        {"tickers": tickers, "run_date": "2025-08-29", "batch_count": MAX_BATCHES},
+        FakeLambdaContext(function_name="b3-scraper"),
+    )
+
+    budget = MAP_OUTPUT_MAX_BYTES // MAX_BATCHES
+    assert budget - 20 * 8 < len(json.dumps(output)) <= budget
+    assert [f["ticker"] for f in output["failed_tickers"]] == sorted(tickers)
+
+
+@pytest.mark.parametrize("batch_count", [0, -1, MAX_BATCHES + 1, 2.0, "8", True])
+def test_a_batch_count_that_is_not_one_is_refused(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, batch_count: object
+) -> None:
+    _fake_client(handler, monkeypatch)
+    with pytest.raises(InvalidRequestError, match=r"batch_count .* is not a whole number from 1"):
+        handler.lambda_handler(
+            {"tickers": ["PETR4"], "batch_count": batch_count},
+            FakeLambdaContext(function_name="b3-scraper"),
+        )
+    assert not (tmp_path / "lake").exists()
+
+
 def test_merge_event_returns_the_run_window(handler: ModuleType) -> None:
     first = {
         "tickers": ["PETR4"],
@@ -251,6 +285,7 @@ def test_merge_event_returns_the_run_window(handler: ModuleType) -> None:
         "dates": ["2025-08-27", "2025-08-28", "2025-08-29"],
         "rows": 4,
         "manifest_keys": ["raw/_manifests/a/_manifest.json", "raw/_manifests/b/_manifest.json"],
+        "failed_count": 1,
         "failed_tickers": [{"ticker": "ZZZZ3", "reason": "BRAPI does not know it"}],
     }
     with pytest.raises(InvalidRequestError, match="batch output #1 has no 'failed_tickers'"):
