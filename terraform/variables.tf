@@ -52,6 +52,43 @@ variable "tickers" {
     condition     = length(var.tickers) > 0 && alltrue([for t in var.tickers : can(regex("^[A-Z0-9]{4,12}$", t))])
     error_message = "tickers must be a non-empty list of upper-case B3 symbols such as PETR4 or VALE3."
   }
+
+  # The state machine refuses more (b3pipeline.batch_output.MAX_RUN_TICKERS: every batch's
+  # output must fit Step Functions' 256 KiB state payload).
+  validation {
+    condition     = length(var.tickers) <= 2000
+    error_message = "tickers may list at most 2000 symbols (the state machine's limit for one run)."
+  }
+}
+
+variable "scrape_batch_size" {
+  description = "Tickers per scraper invocation in the state machine's fan-out (settings.scrape_batch_size of the schedule's input). 50 at BRAPI_CONCURRENCY 8 and 300 ms an answer is about 2 s, far below the scraper's timeout."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.scrape_batch_size >= 1 && var.scrape_batch_size <= 100 && floor(var.scrape_batch_size) == var.scrape_batch_size
+    error_message = "scrape_batch_size must be a whole number from 1 to 100."
+  }
+}
+
+variable "scrape_max_concurrency" {
+  description = "Scraper invocations the fan-out runs at once (settings.scrape_max_concurrency of the schedule's input, the Map's MaxConcurrency): BRAPI sees this many times brapi_concurrency requests at once."
+  type        = number
+  default     = 2
+
+  # An inline Map runs at most 40 iterations at once (Step Functions, "Using Map state in
+  # Inline mode").
+  validation {
+    condition     = var.scrape_max_concurrency >= 1 && var.scrape_max_concurrency <= 40 && floor(var.scrape_max_concurrency) == var.scrape_max_concurrency
+    error_message = "scrape_max_concurrency must be a whole number from 1 to 40."
+  }
+
+  # More invocations at once than the scraper may run are throttled (retried, then failed).
+  validation {
+    condition     = var.scraper_reserved_concurrency == -1 || var.scrape_max_concurrency <= var.scraper_reserved_concurrency
+    error_message = "scrape_max_concurrency must not exceed scraper_reserved_concurrency (when that is reserved): the extra invocations would be throttled."
+  }
 }
 
 variable "schedule_expression" {

@@ -91,6 +91,39 @@ run "lower_case_ticker_is_refused" {
   expect_failures = [var.tickers]
 }
 
+run "more_tickers_than_a_run_takes_are_refused" {
+  command = plan
+  variables {
+    tickers = [for n in concat(range(1000), range(1000, 2001)) : format("A%04d3", n)]
+  }
+  expect_failures = [var.tickers]
+}
+
+run "scrape_batch_size_of_zero_is_refused" {
+  command = plan
+  variables {
+    scrape_batch_size = 0
+  }
+  expect_failures = [var.scrape_batch_size]
+}
+
+run "scrape_max_concurrency_over_the_inline_map_limit_is_refused" {
+  command = plan
+  variables {
+    scrape_max_concurrency = 41
+  }
+  expect_failures = [var.scrape_max_concurrency]
+}
+
+run "scrape_max_concurrency_over_the_reserved_concurrency_is_refused" {
+  command = plan
+  variables {
+    scraper_reserved_concurrency = 1
+    scrape_max_concurrency       = 2
+  }
+  expect_failures = [var.scrape_max_concurrency]
+}
+
 run "schedule_that_is_not_cron_or_rate_is_refused" {
   command = plan
   variables {

@@ -7,6 +7,7 @@ cross-checked against the files it names.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from scripts import package
 
 from b3pipeline import lake, schema
+from b3pipeline.batch_output import MAX_BATCHES, MAX_RUN_TICKERS
 from b3pipeline.run_summary import RUN_SUMMARIES
 from tests.infra import _hcl
 
@@ -804,3 +806,58 @@ def test_the_policy_rendering_apply_overrides_every_resource() -> None:
     overridden = set(re.findall(r"target\s*=\s*(aws_[a-z0-9_]+\.[a-z0-9_]+)", text))
     missing = set(_hcl.all_resources()) - overridden
     assert missing == set(), f"add an override_resource to iam_policies.tftest.hcl for {missing}"
+
+
+# ------------------------------------------------------------------ the scrape's fan-out
+def _settings_valid_bounds(asl: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """{setting: (least, most)} as Settings Valid? refuses values outside them."""
+    bounds: dict[str, list[float]] = {}
+    for rule in asl["States"]["Settings Valid?"]["Choices"]:
+        for condition in rule.get("Or", []):
+            name = condition["Variable"].removeprefix("$.settings.")
+            if "NumericLessThan" in condition:
+                bounds.setdefault(name, [0, 0])[0] = condition["NumericLessThan"]
+            if "NumericGreaterThan" in condition:
+                bounds.setdefault(name, [0, 0])[1] = condition["NumericGreaterThan"]
+    return {name: (low, high) for name, (low, high) in bounds.items()}
+
+
+@needs_asl
+@pytest.mark.parametrize(
+    ("variable", "setting"),
+    [
+        ("scrape_batch_size", "scrape_batch_size"),
+        ("scrape_max_concurrency", "scrape_max_concurrency"),
+    ],
+)
+def test_the_schedule_sends_fan_out_settings_the_state_machine_accepts(
+    variable: str, setting: str
+) -> None:
+    """The schedule's input carries the two fan-out settings; Terraform's validation and
+    default agree with the definition's Settings Valid? range and Load Defaults."""
+    asl = json.loads(_hcl.asl_text())
+    target = _hcl.resources("aws_scheduler_schedule")["daily"]["target"][0]
+    assert f"{setting} = var.{variable}" in target["input"]
+    declared = _hcl.variables()[variable]
+    defaults = asl["States"]["Load Defaults"]["Parameters"]["defaults"]["settings"]
+    assert declared["default"] == defaults[setting]
+    low, high = _settings_valid_bounds(asl)[setting]
+    assert (
+        f"var.{variable} >= {low} && var.{variable} <= {high}"
+        in (declared["validation"][0]["condition"])
+    )
+
+
+@needs_asl
+def test_one_run_takes_as_many_tickers_and_batches_everywhere() -> None:
+    """b3pipeline.batch_output's limits (what keeps every batch output within Step
+    Functions' payload quota) are the ones the definition and Terraform enforce."""
+    asl = json.loads(_hcl.asl_text())
+    tickers_rules = asl["States"]["Tickers Valid?"]["Choices"]
+    assert {"Variable": f"$.input.tickers[{MAX_RUN_TICKERS}]", "IsPresent": True} == {
+        key: tickers_rules[-1][key] for key in ("Variable", "IsPresent")
+    }
+    (batches_rule,) = asl["States"]["Batches Within Limit?"]["Choices"]
+    assert batches_rule["Variable"] == f"$.scrape_plan.batches[{MAX_BATCHES}]"
+    conditions = [v["condition"] for v in _hcl.variables()["tickers"]["validation"]]
+    assert f"${{length(var.tickers) <= {MAX_RUN_TICKERS}}}" in conditions
