@@ -10,6 +10,9 @@ Step Functions, "Handling errors in Step Functions workflows":
 https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
 - "States.ALL ... cannot catch the States.DataLimitExceeded terminal error or Runtime error
   types"; error names starting with "States." are the service's own.
+Step Functions, "Choice workflow state":
+https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html
+- a Choice rule whose Variable is not in the input fails the execution (IsPresent aside).
 Step Functions, "Configuration file for mocked service integrations":
 https://docs.aws.amazon.com/step-functions/latest/dg/sfn-local-mock-cfg-file.html
 - a mocked response's key is the number of the state's invocation ("0", "1-2", "3").
@@ -153,6 +156,48 @@ def test_mocked_responses_follow_the_invocation_number(moto: MotoEngine) -> None
     result = moto.run_definition(definition, _mocks(Call=responses), {})
     assert result.status == "SUCCEEDED", result.cause
     assert result.states_entered == ["Call", "Done?"] * 4 + ["End"]
+
+
+def _choice(rule: dict[str, Any]) -> dict[str, Any]:
+    """A Choice whose one rule leads to Matched (else Unmatched)."""
+    return {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{**rule, "Next": "Matched"}],
+                "Default": "Unmatched",
+            },
+            "Matched": {"Type": "Succeed"},
+            "Unmatched": {"Type": "Succeed"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"Variable": "$.tickers[0]", "StringEquals": "PETR4"},
+        {"Variable": "$.tickers[0]", "IsString": True},
+        {"Not": {"Variable": "$.tickers[0]", "IsString": True}},
+        {"Variable": "$.count", "NumericGreaterThan": 0},
+    ],
+    ids=json.dumps,
+)
+def test_a_choice_rule_on_a_missing_variable_is_a_runtime_error(
+    moto: MotoEngine, rule: dict[str, Any]
+) -> None:
+    """ "Choice workflow state": "If the state input doesn't contain the $.type field, the
+    execution fails" (moto answers false instead)."""
+    result = moto.run_definition(_choice(rule), _mocks(), {"tickers": []})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.states_entered == ["Check"]
+
+
+def test_is_present_may_look_at_a_missing_variable(moto: MotoEngine) -> None:
+    rule = {"Variable": "$.tickers[0]", "IsPresent": False}
+    result = moto.run_definition(_choice(rule), _mocks(), {"tickers": []})
+    assert (result.status, result.states_entered) == ("SUCCEEDED", ["Check", "Matched"])
 
 
 def test_the_pipeline_without_its_scraper_check_ends_in_an_uncaught_runtime_error(
