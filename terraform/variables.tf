@@ -214,7 +214,7 @@ variable "log_retention_days" {
 }
 
 variable "scraper_timeout_seconds" {
-  description = "Timeout of the scraper Lambda. BRAPI answers in well under a second per ticker; the margin covers retries with backoff."
+  description = "Timeout of one scraper invocation: one batch of scrape_batch_size tickers (50 at brapi_concurrency 8 and 300 ms an answer: ~2 s), or the merge of the batches' outputs; the margin covers BRAPI's retries with backoff and a 429's Retry-After."
   type        = number
   default     = 120
 
@@ -225,7 +225,7 @@ variable "scraper_timeout_seconds" {
 }
 
 variable "scraper_memory_mb" {
-  description = "Memory of the scraper Lambda (pandas/pyarrow import needs ~250 MB; more memory also means more CPU)."
+  description = "Memory of the scraper Lambda (pandas/pyarrow import needs ~250 MB; a batch of 100 tickers' bars is a few MB more; more memory also means more CPU)."
   type        = number
   default     = 512
 
