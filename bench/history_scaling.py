@@ -19,8 +19,8 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.common import brapi_bars, environment, timed_cli, weekdays_back
-from tests.support.fake_brapi import FakeBrapi, serve
+from bench.common import environment, timed_cli
+from tests.support.fake_brapi import FakeBrapi, serve, synthetic_bars, weekdays_back
 
 TRADING_DAYS_PER_YEAR = 252
 
@@ -39,7 +39,8 @@ def main() -> None:
         run_date -= timedelta(days=1)
     history = weekdays_back(run_date, TRADING_DAYS_PER_YEAR * args.long_years + 1)
     fake = FakeBrapi(
-        bars={t: brapi_bars(history, seed) for seed, t in enumerate(tickers)}, today=date.today()
+        bars={t: synthetic_bars(history, seed) for seed, t in enumerate(tickers)},
+        today=date.today(),
     )
     listed = ",".join(tickers)
     with (

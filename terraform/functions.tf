@@ -91,12 +91,15 @@ resource "aws_lambda_function" "scraper" {
 
   environment {
     variables = {
-      LAKE_URI                = local.lake_uri
-      BRAPI_BASE_URL          = var.brapi_base_url
-      BRAPI_TOKEN_PARAMETER   = var.brapi_token_parameter_name
-      B3_TICKERS              = join(",", var.tickers)
-      LOG_LEVEL               = var.log_level
-      POWERTOOLS_SERVICE_NAME = "b3-scraper"
+      LAKE_URI                   = local.lake_uri
+      BRAPI_BASE_URL             = var.brapi_base_url
+      BRAPI_TOKEN_PARAMETER      = var.brapi_token_parameter_name
+      BRAPI_CONCURRENCY          = tostring(var.brapi_concurrency)
+      BRAPI_TICKERS_PER_REQUEST  = tostring(var.brapi_tickers_per_request)
+      B3_MAX_FAILED_TICKER_SHARE = tostring(var.max_failed_ticker_share)
+      B3_TICKERS                 = join(",", var.tickers)
+      LOG_LEVEL                  = var.log_level
+      POWERTOOLS_SERVICE_NAME    = "b3-scraper"
     }
   }
 

@@ -287,7 +287,14 @@ resource "aws_scheduler_schedule" "daily" {
   target {
     arn      = aws_sfn_state_machine.pipeline.arn
     role_arn = aws_iam_role.scheduler.arn
-    input    = jsonencode({ tickers = var.tickers, run_date = null })
+    input = jsonencode({
+      tickers  = var.tickers
+      run_date = null
+      settings = {
+        scrape_batch_size      = var.scrape_batch_size
+        scrape_max_concurrency = var.scrape_max_concurrency
+      }
+    })
 
     retry_policy {
       maximum_event_age_in_seconds = 3600

@@ -76,6 +76,43 @@ variable "tickers" {
     condition     = length(var.tickers) > 0 && alltrue([for t in var.tickers : can(regex("^[A-Z][A-Z0-9]{3}[0-9]{1,2}F?$", t))])
     error_message = "tickers must be a non-empty list of upper-case B3 symbols: four letters or digits starting with a letter, then the class (one or two digits), optionally F for the fractional market, such as PETR4, VALE3, BOVA11 or PETR4F."
   }
+
+  # The state machine refuses more (b3pipeline.batch_output.MAX_RUN_TICKERS: every batch's
+  # output must fit Step Functions' 256 KiB state payload).
+  validation {
+    condition     = length(var.tickers) <= 2000
+    error_message = "tickers may list at most 2000 symbols (the state machine's limit for one run)."
+  }
+}
+
+variable "scrape_batch_size" {
+  description = "Tickers per scraper invocation in the state machine's fan-out (settings.scrape_batch_size of the schedule's input). 50 at BRAPI_CONCURRENCY 8 and 300 ms an answer is about 2 s, far below the scraper's timeout."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.scrape_batch_size >= 1 && var.scrape_batch_size <= 100 && floor(var.scrape_batch_size) == var.scrape_batch_size
+    error_message = "scrape_batch_size must be a whole number from 1 to 100."
+  }
+}
+
+variable "scrape_max_concurrency" {
+  description = "Scraper invocations the fan-out runs at once (settings.scrape_max_concurrency of the schedule's input, the Map's MaxConcurrency): BRAPI sees this many times brapi_concurrency requests at once."
+  type        = number
+  default     = 2
+
+  # An inline Map runs at most 40 iterations at once (Step Functions, "Using Map state in
+  # Inline mode").
+  validation {
+    condition     = var.scrape_max_concurrency >= 1 && var.scrape_max_concurrency <= 40 && floor(var.scrape_max_concurrency) == var.scrape_max_concurrency
+    error_message = "scrape_max_concurrency must be a whole number from 1 to 40."
+  }
+
+  # More invocations at once than the scraper may run are throttled (retried, then failed).
+  validation {
+    condition     = var.scraper_reserved_concurrency == -1 || var.scrape_max_concurrency <= var.scraper_reserved_concurrency
+    error_message = "scrape_max_concurrency must not exceed scraper_reserved_concurrency (when that is reserved): the extra invocations would be throttled."
+  }
 }
 
 variable "schedule_expression" {
@@ -134,6 +171,39 @@ variable "brapi_base_url" {
   }
 }
 
+variable "brapi_concurrency" {
+  description = "BRAPI requests the scraper runs at once (BRAPI_CONCURRENCY). BRAPI documents no concurrency limit, only each plan's monthly quota; 429s are retried after their Retry-After."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.brapi_concurrency >= 1 && var.brapi_concurrency <= 64 && floor(var.brapi_concurrency) == var.brapi_concurrency
+    error_message = "brapi_concurrency must be a whole number from 1 to 64."
+  }
+}
+
+variable "brapi_tickers_per_request" {
+  description = "Tickers one BRAPI request asks for, comma-separated (BRAPI_TICKERS_PER_REQUEST). The free plan takes 1; raise it only as far as the BRAPI plan allows."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.brapi_tickers_per_request >= 1 && var.brapi_tickers_per_request <= 100 && floor(var.brapi_tickers_per_request) == var.brapi_tickers_per_request
+    error_message = "brapi_tickers_per_request must be a whole number from 1 to 100."
+  }
+}
+
+variable "max_failed_ticker_share" {
+  description = "Share of a scrape's tickers that may fail (unknown to BRAPI, bad bars) and be set aside before the scrape stops early (B3_MAX_FAILED_TICKER_SHARE); 0 stops at the first failure."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.max_failed_ticker_share >= 0 && var.max_failed_ticker_share <= 1
+    error_message = "max_failed_ticker_share must be a number from 0 to 1."
+  }
+}
+
 variable "brapi_token_parameter_name" {
   description = "Name of an SSM SecureString parameter holding the BRAPI token, created outside Terraform so the token never lands in state (see docs/deploy.md). Empty: no token (PETR4, VALE3, MGLU3 and ITUB4 answer without one) and no SSM permission."
   type        = string
@@ -168,7 +238,7 @@ variable "log_retention_days" {
 }
 
 variable "scraper_timeout_seconds" {
-  description = "Timeout of the scraper Lambda. BRAPI answers in well under a second per ticker; the margin covers retries with backoff."
+  description = "Timeout of one scraper invocation: one batch of scrape_batch_size tickers (50 at brapi_concurrency 8 and 300 ms an answer: ~2 s), or the merge of the batches' outputs; the margin covers BRAPI's retries with backoff and a 429's Retry-After."
   type        = number
   default     = 120
 
@@ -179,7 +249,7 @@ variable "scraper_timeout_seconds" {
 }
 
 variable "scraper_memory_mb" {
-  description = "Memory of the scraper Lambda (pandas/pyarrow import needs ~250 MB; more memory also means more CPU)."
+  description = "Memory of the scraper Lambda (pandas/pyarrow import needs ~250 MB; a batch of 100 tickers' bars is a few MB more; more memory also means more CPU)."
   type        = number
   default     = 512
 

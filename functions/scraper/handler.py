@@ -1,7 +1,20 @@
 """Scraper Lambda: BRAPI -> raw Parquet + manifest (thin adapter over b3pipeline.scrape).
 
-Event:  {"tickers": ["PETR4"], "run_date": "YYYY-MM-DD" | null, "execution_arn": "..."}
-Output: {"tickers": [...], "dates": [...], "rows": N, "manifest_key": "raw/_manifests/..."}
+Scrape one batch of tickers:
+  Event:  {"tickers": ["PETR4", ...], "run_date": "YYYY-MM-DD" | null, "execution_arn": "...",
+           "batch_count": N (optional, default 1: the run's number of batches)}
+  Output: {"tickers": [...written], "dates": [...], "rows": N,
+           "manifest_key": "raw/_manifests/..." | null,
+           "failed_tickers": [{"ticker": "ZZZZ3", "reason": "..."}]}
+Merge every batch's output into the run's window (b3pipeline.batch_output):
+  Event:  {"batches": [<output>, ...]}
+  Output: {"tickers", "dates", "rows", "manifest_keys": [...], "failed_tickers",
+           "failed_count"}
+
+A batch with tickers set aside still returns normally (the state machine refines the
+others, then fails naming them); more failures than B3_MAX_FAILED_TICKER_SHARE of the
+batch raise TooManyTickersFailedError, and a failure of the whole batch (bad token, quota,
+BRAPI down) raises as before.
 
 Every AWS client (the lake's S3, SSM for the token) is made for AWS_REGION, which Lambda
 always sets to the function's region, the region Terraform puts the lake bucket and the
@@ -18,6 +31,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from b3pipeline.batch_output import batch_output_budget, merge_batch_outputs
 from b3pipeline.brapi import BrapiClient
 from b3pipeline.lake import Lake
 from b3pipeline.scrape import ScrapeRequest, scrape
@@ -63,12 +77,16 @@ def parse_event(event: dict[str, Any]) -> ScrapeRequest:
 
 @logger.inject_lambda_context(log_event=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event, dict) and "batches" in event:
+        merged = merge_batch_outputs(event["batches"])
+        logger.info("batches merged", extra={"rows": merged["rows"], "dates": merged["dates"]})
+        return merged
     settings = _settings()
     lake_uri = settings.require_lake_uri()
     request = parse_event(event)
     region = settings.require_aws_region() if lake_uri.startswith("s3://") else None
     lake = _lake(lake_uri, settings.lake_io_concurrency, region)
-    client = BrapiClient(settings.brapi_base_url, _token(settings))
+    client = BrapiClient(settings.brapi_base_url, _token(settings), policy=settings.fetch_policy())
     result = scrape(
         client,
         lake,
@@ -77,6 +95,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request.end,
         execution_arn=request.execution_arn,
     )
-    output = result.to_output()
-    logger.info("scrape finished", extra={"rows": result.rows, "run_id": result.run_id})
+    output = result.to_output(batch_output_budget(request.batch_count))
+    logger.info(
+        "scrape finished",
+        extra={
+            "rows": result.rows,
+            "run_id": result.run_id,
+            "failed_tickers": [f.ticker for f in result.failed],
+        },
+    )
     return output

@@ -14,7 +14,8 @@ Step Functions, Glue and S3 endpoint (moto's server in the tests):
    transform runs, GetJobRun says whether the job run is WAITING for capacity (a FLEX run
    waits for spare capacity, up to ~15-20 minutes: Glue's "job run statuses" page), STARTING
    or RUNNING, so a long Glue state never looks hung.
-4. `ExecutionFollower.report`: the outcome (DescribeExecution), the transform's run summary
+4. `ExecutionFollower.report`: the outcome (DescribeExecution), what the scrape wrote and set
+   aside (the output of the scraper's merge of its batches), the transform's run summary
    (runs/transform/<job run id>.json in the lake the job was given), the quality gate's
    result (the getQueryResults task's output) and the Glue job run's billed time and list
    price (GetJobRun, priced by `b3pipeline.glue_pricing`).
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from b3pipeline.deployment import DeploymentOutputs
 from b3pipeline.errors import (
@@ -76,6 +77,10 @@ _NESTING_CLOSES = (
     "ParallelStateFailed",
     "ParallelStateAborted",
 )
+#: Events that end one iteration of a Map state.
+_ITERATION_ENDS = ("MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted")
+#: A Map of more iterations than this tells its progress every tenth of them, not each one.
+MAP_PROGRESS_EACH_UP_TO = 10
 #: A waiting or running Glue job run is mentioned again after this long without change.
 GLUE_HEARTBEAT_SECONDS = 60.0
 
@@ -343,8 +348,10 @@ class Timeline:
     """Turns history events, in id order, into progress lines and the Task calls made.
 
     Only the top-level states are told (a Map's or Parallel's inner states would repeat per
-    item). Their Task calls are recorded, under the top-level state's name: a Map's
-    iterations interleave, so each call is followed along its events' previousEventId chain.
+    item), and a top-level Map's progress as its iterations end ("Scrape Batches: 3 of 8
+    done"; every tenth of them for a larger Map). The Task calls inside are recorded, under
+    the top-level state's name: a Map's iterations interleave, so each call is followed along
+    its events' previousEventId chain.
     """
 
     def __init__(self, started_at: datetime) -> None:
@@ -360,6 +367,9 @@ class Timeline:
         self._state_type = ""
         self._entered_at: datetime | None = None
         self._attempt_failure: str | None = None
+        self._map_items = 0  # the running top-level Map's item count, and how many ended
+        self._map_ended = 0
+        self._map_failed = 0
 
     def clock(self, at: datetime) -> str:
         seconds = max(0, int((at - self.started_at).total_seconds()))
@@ -380,11 +390,20 @@ class Timeline:
             self.error, self.cause = details.get("error"), details.get("cause")
             return []
         if kind in _NESTING_OPENS:
+            if self._depth == 0:
+                started = _mapping(event.get("mapStateStartedEventDetails"))
+                self._map_items, self._map_ended, self._map_failed = (
+                    _int(started.get("length")),
+                    0,
+                    0,
+                )
             self._depth += 1
             return []
         if kind in _NESTING_CLOSES:
             self._depth = max(0, self._depth - 1)
             return []
+        if kind in _ITERATION_ENDS and self._depth == 1:
+            return self._iteration_ended(kind, at)
         if self._depth:
             if kind.startswith("Task"):
                 self._nested_task_event(kind, event)
@@ -420,6 +439,17 @@ class Timeline:
         if state_type in _LONG_STATE_TYPES:
             return [self.line(at, f"{name} done in {took}")]
         return [self.line(at, f"{name} ({took})")]
+
+    def _iteration_ended(self, kind: str, at: datetime) -> list[str]:
+        self._map_ended += 1
+        if kind != "MapIterationSucceeded":
+            self._map_failed += 1
+        total, ended = self._map_items, self._map_ended
+        step = max(1, -(-total // MAP_PROGRESS_EACH_UP_TO))  # a tenth, rounded up
+        if total <= 1 or (ended % step and ended != total):
+            return []
+        failed = f", {self._map_failed} failed" if self._map_failed else ""
+        return [self.line(at, f"{self._state or '?'}: {ended} of {total} done{failed}")]
 
     def _task_event(self, kind: str, event: Mapping[str, Any], at: datetime) -> list[str]:
         state = self._state or "?"
@@ -608,6 +638,63 @@ class QualityGate:
 
 
 @dataclass(frozen=True)
+class ScrapeDigest:
+    """What the scrape did: the merged batch outputs Merge Batches returned (its Lambda's
+    Payload, b3pipeline.batch_output) and how many batches the run was split into."""
+
+    batches: int
+    tickers: int
+    rows: int
+    dates: list[str]
+    failed: list[tuple[str, str]]
+    failed_count: int
+
+    SHOWN: ClassVar[int] = 5
+
+    @classmethod
+    def from_calls(cls, calls: Sequence[TaskCall]) -> ScrapeDigest | None:
+        merged: Mapping[str, Any] | None = None
+        batch_count = 0
+        for call in calls:
+            payload = _mapping(call.parameters.get("Payload"))
+            if call.resource_type != "lambda":
+                continue
+            if "batches" in payload and call.output is not None:
+                merged = _mapping(call.output.get("Payload"))
+            elif "batch_count" in payload:
+                batch_count = _int(payload["batch_count"])
+        if merged is None:
+            return None
+        failed = [
+            (str(f.get("ticker")), str(f.get("reason")))
+            for f in merged.get("failed_tickers") or []
+            if isinstance(f, Mapping)
+        ]
+        dates = merged.get("dates")
+        tickers = merged.get("tickers")
+        return cls(
+            batches=batch_count,
+            tickers=len(tickers) if isinstance(tickers, list) else 0,
+            rows=_int(merged.get("rows")),
+            dates=[str(day) for day in dates] if isinstance(dates, list) else [],
+            failed=failed,
+            failed_count=_int(merged.get("failed_count")) or len(failed),
+        )
+
+    def describe(self) -> str:
+        window = f"{self.dates[0]}..{self.dates[-1]}" if self.dates else "no trade date"
+        text = (
+            f"{_count(self.tickers, 'ticker')} written in {_count(self.batches, 'batch')}, "
+            f"{_count(self.rows, 'row')} ({window})"
+        )
+        if self.failed_count:
+            shown = "; ".join(f"{t} ({r})" for t, r in self.failed[: self.SHOWN])
+            more = self.failed_count - min(len(self.failed), self.SHOWN)
+            text += f"; {self.failed_count} set aside: {shown}" + (f"; {more} more" if more else "")
+        return text
+
+
+@dataclass(frozen=True)
 class GlueBilling:
     job_run_id: str
     job_run_state: str
@@ -641,6 +728,7 @@ class RunReport:
     cause: str | None
     duration_seconds: float | None
     states_entered: list[str]
+    scrape: ScrapeDigest | None = None
     transform: TransformDigest | None = None
     transform_note: str = ""
     quality: QualityGate | None = None
@@ -654,6 +742,7 @@ class RunReport:
     def lines(self) -> list[str]:
         took = "" if self.duration_seconds is None else f" in {_duration(self.duration_seconds)}"
         lines = [f"Execution {self.name} {self.status}{took}"]
+        lines.append(f"  Scrape: {self.scrape.describe() if self.scrape else 'not run'}")
         if self.transform is not None:
             lines.append(f"  Transform: {self.transform.describe()}")
         else:
@@ -824,6 +913,7 @@ class ExecutionFollower:
             cause=description.get("cause") or self.timeline.cause,
             duration_seconds=(stop - start).total_seconds() if stop else None,
             states_entered=list(self.timeline.states_entered),
+            scrape=ScrapeDigest.from_calls(self.timeline.calls),
             transform=transform,
             transform_note=transform_note,
             quality=quality,
@@ -881,6 +971,10 @@ class ExecutionFollower:
 
 
 # -- small helpers --------------------------------------------------------------------------------
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 'es' if noun.endswith('ch') else 's'}"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -1,9 +1,11 @@
 """BRAPI client: daily quote history for B3 tickers, validated before anything is returned.
 
-The client receives plain values (base URL, optional token); the adapters (CLI, Lambda) read
-settings and secrets. One GET per ticker (BRAPI's free plan accepts one symbol per request):
+The client receives plain values (base URL, optional token, a FetchPolicy); the adapters
+(CLI, Lambda) read settings and secrets. One GET per group of tickers, `tickers_per_request`
+of them (BRAPI's free plan accepts one symbol per request), `concurrency` GETs at a time
+(b3pipeline.ticker_pool):
 
-    GET {base}/api/quote/{TICKER}?range=R&interval=1d      Authorization: Bearer <token>
+    GET {base}/api/quote/{T1[,T2...]}?range=R&interval=1d      Authorization: Bearer <token>
 
 Transport: a `requests.Session` whose adapter retries connection errors (refused, reset),
 timeouts, 429 and 5xx with capped exponential backoff and jitter (urllib3 `Retry`). Whatever
@@ -11,8 +13,12 @@ is still failing after the retries becomes `BrapiUnavailableError` (transient: r
 A host name that does not resolve is not retried: without a network, or with a mistyped
 BRAPI_BASE_URL, waiting does not help, so it fails at once with `BrapiHostNotFoundError`.
 
-Every bar of every ticker is validated before `fetch_daily_history` returns, so a single
-bad bar means nothing is written. Trade dates are calendar dates in America/Sao_Paulo.
+Every bar of every ticker is validated before `fetch_daily_history` returns. A ticker BRAPI
+does not know (404) or whose bars fail validation is set aside with its reason
+(`QuoteHistory.failed`) and the others are returned; a 404 for a request of several
+tickers (BRAPI's answer when any one of them is unknown) is asked again one ticker at a
+time. Anything else (401, 402, 400, 429/5xx after the retries, a body that is not BRAPI's
+JSON) fails the whole fetch. Trade dates are calendar dates in America/Sao_Paulo.
 
 Decisions worth knowing:
 - A missing or null `currency` defaults to "BRL" (B3 lists in reais; the field is
@@ -32,7 +38,7 @@ import logging
 import math
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Self
@@ -54,6 +60,7 @@ from b3pipeline.errors import (
     BrapiUnavailableError,
     InvalidDateRangeError,
 )
+from b3pipeline.ticker_pool import FetchPolicy, TickerFailure, fetch_tickers
 from b3pipeline.tickers import validate_tickers
 
 __all__ = [
@@ -69,7 +76,8 @@ __all__ = [
     "build_retry",
     "build_session",
     "choose_range",
-    "parse_quote_payload",
+    "parse_quotes_payload",
+    "ticker_examples",
     "today_in_sao_paulo",
 ]
 
@@ -132,17 +140,24 @@ class DailyBar:
 
 @dataclass(frozen=True)
 class QuoteHistory:
-    """Validated bars sorted by (ticker, trade_date), only within the window when given.
+    """Validated bars sorted by (ticker, trade_date), only within the window when given,
+    and the tickers set aside (sorted by ticker), none of whose bars are in `bars`.
 
     `spans` says what BRAPI returned before the window was applied: the first and last
-    trade date of each ticker that had any bar (a ticker without bars is absent). None
-    when the source does not say.
+    trade date of each ticker that had any bar (a ticker without bars, or set aside, is
+    absent). None when the source does not say.
     """
 
     bars: list[DailyBar]
     request_range: str
     requested_at: str | None
     spans: dict[str, tuple[date, date]] | None = None
+    failed: list[TickerFailure] = field(default_factory=list)
+
+
+def ticker_examples(excluding: Sequence[str] = ()) -> str:
+    """Three well-known B3 symbols for an error message, never one that just failed."""
+    return ", ".join([t for t in _TICKER_EXAMPLES if t not in excluding][:3])
 
 
 def _package_version() -> str:
@@ -264,10 +279,19 @@ def build_retry(max_retries: int = 4, backoff_factor: float = 0.5) -> Retry:
     return BrapiRetry(**kwargs)
 
 
-def build_session(max_retries: int = 4, backoff_factor: float = 0.5) -> requests.Session:
-    """A Session that retries as `build_retry` says, for http:// and https://."""
+def build_session(
+    max_retries: int = 4, backoff_factor: float = 0.5, pool_size: int = 1
+) -> requests.Session:
+    """A Session that retries as `build_retry` says, for http:// and https://.
+
+    `pool_size` is how many requests run at once: each keeps its own connection, where
+    requests' default pool of 10 would drop the ones above it after use.
+    """
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=build_retry(max_retries, backoff_factor))
+    adapter = HTTPAdapter(
+        max_retries=build_retry(max_retries, backoff_factor),
+        pool_maxsize=max(pool_size, requests.adapters.DEFAULT_POOLSIZE),
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -280,7 +304,9 @@ class BrapiClient:
     """Fetches daily quote history from BRAPI.
 
     `session`: when given it is used as is (its adapters decide retries; tests pass one
-    with a fake adapter); otherwise `build_session(max_retries, backoff_factor)`.
+    with a fake adapter); otherwise `build_session(max_retries, backoff_factor)` with a
+    connection per concurrent request. `policy`: concurrency, tickers per request and the
+    share of tickers that may fail before a fetch stops early (b3pipeline.ticker_pool).
     """
 
     def __init__(
@@ -292,6 +318,7 @@ class BrapiClient:
         max_retries: int = 4,
         backoff_factor: float = 0.5,
         session: requests.Session | None = None,
+        policy: FetchPolicy | None = None,
     ) -> None:
         base = base_url.strip().rstrip("/")
         if not base.startswith(("http://", "https://")):
@@ -304,8 +331,11 @@ class BrapiClient:
         self.base_url = base
         self.timeout = timeout
         self._token = token.strip() if token and token.strip() else None
+        self.policy = policy or FetchPolicy()
         self.session = (
-            session if session is not None else build_session(max_retries, backoff_factor)
+            session
+            if session is not None
+            else build_session(max_retries, backoff_factor, self.policy.concurrency)
         )
 
     def __repr__(self) -> str:  # never show the token
@@ -318,23 +348,29 @@ class BrapiClient:
         end: date | None = None,
         today: date | None = None,
     ) -> QuoteHistory:
-        """Daily bars of every ticker; nothing is returned unless every bar is valid.
+        """Daily bars of every ticker, each one's bars all valid, or the ticker set aside.
 
         Without start/end: range "5d", every bar BRAPI returns (the latest trading days).
         With start (and optionally end): the smallest range covering start..today, then
-        only bars with start <= trade_date <= end.
+        only bars with start <= trade_date <= end. Raises for a failure of the whole fetch
+        (see the module's docstring) and TooManyTickersFailedError when more tickers fail
+        than the policy's share allows.
         """
         if isinstance(tickers, str):  # a bare "PETR4" would otherwise be split into letters
             tickers = [tickers]
         symbols = validate_tickers(tickers)
         request_range = self._request_range(start, end, today)
 
+        answers, failed = fetch_tickers(
+            symbols, lambda group: self._fetch_group(group, request_range), self.policy
+        )
         bars: list[DailyBar] = []
         spans: dict[str, tuple[date, date]] = {}
         requested_at: str | None = None
         for symbol in symbols:
-            payload = self._get_quote(symbol, request_range)
-            ticker_bars, ticker_requested_at = parse_quote_payload(payload, symbol)
+            if symbol not in answers:
+                continue
+            ticker_bars, ticker_requested_at = answers[symbol]
             if requested_at is None:
                 requested_at = ticker_requested_at
             if ticker_bars:
@@ -353,10 +389,43 @@ class BrapiClient:
                 len(kept),
             )
             bars.extend(kept)
+        for failure in failed:
+            logger.info("BRAPI %s set aside: %s", failure.ticker, failure.reason)
         bars.sort(key=lambda bar: (bar.ticker, bar.trade_date))
         return QuoteHistory(
-            bars=bars, request_range=request_range, requested_at=requested_at, spans=spans
+            bars=bars,
+            request_range=request_range,
+            requested_at=requested_at,
+            spans=spans,
+            failed=failed,
         )
+
+    def _fetch_group(
+        self, symbols: list[str], request_range: str
+    ) -> dict[str, tuple[list[DailyBar], str | None] | TickerFailure]:
+        """One request for `symbols`: each one's bars and BRAPI's `requestedAt`, or why it
+        is set aside. Raises for anything that is not about one ticker."""
+        try:
+            payload = self._get_quote(symbols, request_range)
+        except BrapiTickerNotFoundError as exc:
+            if len(symbols) == 1:
+                return {symbols[0]: TickerFailure(symbols[0], exc.reason, exc)}
+            # BRAPI answers 404 for a whole request when any one of its tickers is unknown
+            # ("Um ou mais tickers solicitados não foram encontrados"): ask one by one.
+            logger.info("BRAPI 404 for %s: asking one ticker at a time", ",".join(symbols))
+            answers: dict[str, tuple[list[DailyBar], str | None] | TickerFailure] = {}
+            for symbol in symbols:
+                answers.update(self._fetch_group([symbol], request_range))
+            return answers
+        parsed, requested_at = parse_quotes_payload(payload, symbols)
+        return {
+            symbol: (
+                TickerFailure(symbol, answer.reason, answer)
+                if isinstance(answer, BrapiPayloadError)
+                else (answer, requested_at)
+            )
+            for symbol, answer in parsed.items()
+        }
 
     @staticmethod
     def _request_range(start: date | None, end: date | None, today: date | None) -> str:
@@ -384,9 +453,10 @@ class BrapiClient:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
-    def _get_quote(self, symbol: str, request_range: str) -> Any:
-        url = f"{self.base_url}/api/quote/{symbol}"
-        what = f"BRAPI quote {symbol} (range={request_range})"
+    def _get_quote(self, symbols: Sequence[str], request_range: str) -> Any:
+        listed = ",".join(symbols)
+        url = f"{self.base_url}/api/quote/{listed}"
+        what = f"BRAPI quote {listed} (range={request_range})"
         try:
             response = self.session.get(
                 url,
@@ -432,7 +502,7 @@ class BrapiClient:
                     f"({_snippet(response.text)!r}); nothing was written: retry later, and "
                     "report it if it persists"
                 ) from exc
-        _raise_for_status(what, symbol, status, _brapi_message(response))
+        _raise_for_status(what, symbols, status, _brapi_message(response))
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -476,8 +546,13 @@ def _brapi_message(response: requests.Response) -> str:
     return text or (response.reason or "no message")
 
 
-def _raise_for_status(what: str, symbol: str, status: int, message: str) -> None:
+def _raise_for_status(what: str, symbols: Sequence[str], status: int, message: str) -> None:
     said = f"{what}: HTTP {status}, BRAPI says: {message!r}"
+    if len(symbols) > 1 and status in (400, 401, 403):
+        said += (
+            f" (the request asked for {len(symbols)} tickers at once: if the BRAPI plan "
+            "takes one ticker per request, set BRAPI_TICKERS_PER_REQUEST=1)"
+        )
     if status == 400:
         raise BrapiBadRequestError(
             f"{said}; BRAPI rejected the request (range or interval): check the date window"
@@ -493,10 +568,11 @@ def _raise_for_status(what: str, symbol: str, status: int, message: str) -> None
             "upgrade the plan at brapi.dev"
         )
     if status == 404:
-        examples = [t for t in _TICKER_EXAMPLES if t != symbol][:3]
+        unknown = symbols[0] if len(symbols) == 1 else f"one of {', '.join(symbols)}"
         raise BrapiTickerNotFoundError(
-            f"{said}; BRAPI does not know {symbol}: check the ticker (B3 symbols such as "
-            f"{', '.join(examples)})"
+            f"{said}; BRAPI does not know {unknown}: check the ticker (B3 symbols such as "
+            f"{ticker_examples(symbols)})",
+            reason=f"unknown to BRAPI, HTTP 404: {message!r}",
         )
     if status == 429 or status >= 500:
         raise BrapiUnavailableError(
@@ -510,9 +586,11 @@ def _raise_for_status(what: str, symbol: str, status: int, message: str) -> None
 
 def _fail(symbol: str, problem: str, trade_date: date | None = None) -> BrapiPayloadError:
     where = f"{symbol} {trade_date.isoformat()}" if trade_date is not None else symbol
+    day = f"{trade_date.isoformat()}: " if trade_date is not None else ""
     return BrapiPayloadError(
         f"BRAPI payload for {where}: {problem}; nothing was written: retry later, and "
-        "report it to BRAPI if it persists"
+        "report it to BRAPI if it persists",
+        reason=f"bad BRAPI data: {day}{problem}",
     )
 
 
@@ -590,30 +668,61 @@ def _bar(symbol: str, currency: str, raw: object, index: int) -> DailyBar:
     )
 
 
-def parse_quote_payload(payload: Any, symbol: str) -> tuple[list[DailyBar], str | None]:
-    """Validate one ticker's BRAPI quote body; return its bars by date and `requestedAt`.
+def parse_quotes_payload(
+    payload: Any, symbols: Sequence[str]
+) -> tuple[dict[str, list[DailyBar] | BrapiPayloadError], str | None]:
+    """Validate one BRAPI quote body for `symbols`: each one's bars by date, or its error.
 
-    Raises BrapiPayloadError naming the ticker (and trade date where known) for anything
-    that cannot be trusted. Identical bars of the same trade date are collapsed into one;
-    bars of the same trade date that differ are an error.
+    Raises BrapiPayloadError when the body itself cannot be read (not an object, no
+    `results` list, an entry that is not an object): that is the whole answer's problem.
+    A ticker without exactly one entry in `results`, or whose entry fails validation, gets
+    its own BrapiPayloadError (naming the ticker and trade date where known) in the map.
+    Identical bars of the same trade date are collapsed into one; bars of the same trade
+    date that differ are an error. Also returns the body's `requestedAt`.
     """
+    listed = ",".join(symbols)
     if not isinstance(payload, Mapping):
-        raise _fail(symbol, f"the body is {type(payload).__name__}, not a JSON object")
+        raise _fail(listed, f"the body is {type(payload).__name__}, not a JSON object")
     results = payload.get("results")
-    if not isinstance(results, list) or not results:
+    if not isinstance(results, list):
         detail = payload.get("message") if payload.get("error") else None
-        problem = "`results` is missing, not a list or empty"
+        problem = "`results` is missing or not a list"
         if isinstance(detail, str):
             problem += f" (BRAPI says: {_snippet(detail)!r})"
-        raise _fail(symbol, problem)
-    if len(results) != 1:
-        raise _fail(symbol, f"`results` has {len(results)} entries, expected one")
-    result = results[0]
-    if not isinstance(result, Mapping):
-        raise _fail(symbol, "`results[0]` is not an object")
-    returned_symbol = result.get("symbol")
-    if returned_symbol != symbol:
-        raise _fail(symbol, f"the result is for symbol {returned_symbol!r}, not {symbol!r}")
+        raise _fail(listed, problem)
+    entries: dict[str, list[Mapping[str, Any]]] = {symbol: [] for symbol in symbols}
+    others: list[str] = []
+    for index, result in enumerate(results):
+        if not isinstance(result, Mapping):
+            raise _fail(listed, f"`results[{index}]` is not an object")
+        returned = result.get("symbol")
+        if isinstance(returned, str) and returned in entries:
+            entries[returned].append(result)
+        else:
+            others.append(repr(returned))
+
+    parsed: dict[str, list[DailyBar] | BrapiPayloadError] = {}
+    for symbol, found in entries.items():
+        try:
+            if len(found) != 1:
+                raise _fail(symbol, _entry_problem(symbol, len(found), others))
+            parsed[symbol] = _parse_result(symbol, found[0])
+        except BrapiPayloadError as exc:
+            parsed[symbol] = exc
+    requested_at = payload.get("requestedAt")
+    return parsed, requested_at if isinstance(requested_at, str) else None
+
+
+def _entry_problem(symbol: str, count: int, others: list[str]) -> str:
+    if count:
+        return f"`results` has {count} entries for {symbol}, expected one"
+    problem = f"`results` has no entry whose symbol is {symbol}"
+    if others:
+        problem += f" (BRAPI answered for symbol {', '.join(others)})"
+    return problem
+
+
+def _parse_result(symbol: str, result: Mapping[str, Any]) -> list[DailyBar]:
     history = result.get("historicalDataPrice")
     if not isinstance(history, list):
         raise _fail(symbol, "`historicalDataPrice` is missing or not a list")
@@ -629,9 +738,4 @@ def parse_quote_payload(payload: Any, symbol: str) -> tuple[list[DailyBar], str 
             raise _fail(symbol, "two different bars for the same trade date", bar.trade_date)
         else:
             logger.debug("BRAPI %s %s: identical duplicate bar collapsed", symbol, bar.trade_date)
-
-    requested_at = payload.get("requestedAt")
-    return (
-        [by_date[day] for day in sorted(by_date)],
-        requested_at if isinstance(requested_at, str) else None,
-    )
+    return [by_date[day] for day in sorted(by_date)]

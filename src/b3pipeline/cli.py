@@ -24,7 +24,6 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +53,7 @@ from b3pipeline.pipeline import (
     run_pipeline,
 )
 from b3pipeline.quality import TOTAL_COLUMN
+from b3pipeline.run_report import format_table, report_lines
 from b3pipeline.run_summary import TransformRunSummary, record_transform_run
 from b3pipeline.settings import Settings
 from b3pipeline.tickers import parse_tickers
@@ -110,7 +110,8 @@ def _add_verbose(command: argparse.ArgumentParser) -> None:
         "-v",
         "--verbose",
         action="store_true",
-        help="log what each step does (at $LOG_LEVEL, default INFO)",
+        help="log what each step does (at $LOG_LEVEL, default INFO); `run` and "
+        "`backfill` also print every ticker's summary row",
     )
 
 
@@ -330,38 +331,6 @@ def _required_window(args: argparse.Namespace, today: date) -> tuple[date, date]
 # --------------------------------------------------------------------------- output
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
-def _column_formatter(values: Sequence[Any]) -> tuple[Callable[[Any], str], bool]:
-    """One format per column: integers as digits, other numbers with the decimals the
-    column needs (up to 4) so points line up; no thousands separators, which read as
-    decimal marks in Brazil. Returns (format, right-aligned)."""
-    present = [v for v in values if v is not None]
-    if not present or not all(_is_number(v) for v in present):
-        return (lambda v: "" if v is None else str(v)), False
-    if all(isinstance(v, int) for v in present):
-        return (lambda v: "" if v is None else str(v)), True
-    decimals = max(len(f"{float(v):.4f}".partition(".")[2].rstrip("0")) for v in present)
-    return (lambda v: "" if v is None else f"{float(v):.{decimals}f}"), True
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    formats = [_column_formatter([row[i] for row in rows]) for i in range(len(columns))]
-    cells = [[fmt(v) for v, (fmt, _) in zip(row, formats)] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if right else v.ljust(w) for v, w, (_, right) in zip(values, widths, formats)
-        ).rstrip()
-
-    lines = [line(columns), "  ".join("-" * w for w in widths)]
-    lines += [line(r) for r in cells]
-    return "\n".join(lines)
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -378,30 +347,9 @@ def _print_result(result: QueryResult, fmt: str) -> None:
         print(f"({_plural(len(result.rows), 'row')})")
 
 
-def _report(result: PipelineResult, lake: Lake) -> None:
-    for shortfall in result.coverage.shortfalls():
-        print(f"Note: {shortfall}")
-    scraped = result.scrape
-    if scraped is None:
-        coverage = result.coverage
-        window = f" in {coverage.start}..{coverage.end}" if coverage.start and coverage.end else ""
-        print(
-            f"No trading day: BRAPI has no bar for {', '.join(result.tickers)}{window} "
-            "(a weekend, a holiday, or a day not closed yet); nothing was written."
-        )
-        return
-    print(
-        f"Scraped {scraped.rows} rows for {', '.join(scraped.tickers)} "
-        f"({scraped.dates[0]}..{scraped.dates[-1]}) into {lake.url()}"
-    )
-    if result.summary:
-        columns = list(result.summary[0])
-        print(format_table(columns, [tuple(r.values()) for r in result.summary]))
-    if result.quality is not None:
-        verdict = "passed" if result.quality.passed else "FAILED"
-        print(f"Quality check {verdict}: {result.quality.total_violations} violations")
-    if result.chart_key:
-        print(f"Chart: {lake.url(result.chart_key)}")
+def _report(result: PipelineResult, lake: Lake, verbose: bool) -> None:
+    for line in report_lines(result, lake, verbose):
+        print(line)
 
 
 def _report_transform(result: TransformResult, lake: Lake) -> None:
@@ -503,7 +451,9 @@ def _open_lake(args: argparse.Namespace, settings: Settings, *, create: bool) ->
 
 
 def _client(settings: Settings) -> BrapiClient:
-    return BrapiClient(settings.brapi_base_url, settings.brapi_token)
+    return BrapiClient(
+        settings.brapi_base_url, settings.brapi_token, policy=settings.fetch_policy()
+    )
 
 
 def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
@@ -515,8 +465,9 @@ def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
         result = run_pipeline(
             _client(settings), lake, tickers, start, end, producer=producer, progress=progress
         )
-    _report(result, lake)
+    _report(result, lake, args.verbose)
     result.raise_for_quality()
+    result.raise_for_failed_tickers()
     return 0
 
 

@@ -24,7 +24,15 @@ class InvalidDateRangeError(B3PipelineError):
 
 
 class BrapiError(B3PipelineError):
-    """BRAPI answered with an error or could not be reached."""
+    """BRAPI answered with an error or could not be reached.
+
+    `reason` is the short cause a run lists next to a ticker it set aside (the message
+    itself says what to do about the whole run); it defaults to the message.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class BrapiBadRequestError(BrapiError):
@@ -59,6 +67,16 @@ class NoQuotesError(B3PipelineError):
 
 class BrapiPayloadError(BrapiError):
     """BRAPI answered 200 with a body that cannot be trusted (nothing is written)."""
+
+
+class TickersFailedError(B3PipelineError):
+    """Tickers were set aside (BRAPI refused them or sent bad bars); every other one was
+    written, refined and checked. The message names each failed ticker and why."""
+
+
+class TooManyTickersFailedError(TickersFailedError):
+    """More tickers failed than the allowed share (B3_MAX_FAILED_TICKER_SHARE): the run
+    stopped early and wrote nothing, since a failure that broad is rarely the tickers'."""
 
 
 class LakeError(B3PipelineError):

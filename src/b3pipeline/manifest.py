@@ -36,6 +36,8 @@ class Manifest:
     files: list[ManifestFile]
     created_at: str  # ISO 8601 UTC
     execution_arn: str | None = None
+    # Tickers the run set aside, [{"ticker", "reason"}]; written only when there are some.
+    failed_tickers: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -47,6 +49,8 @@ class Manifest:
         body.pop("extra")
         if self.execution_arn is None:
             body.pop("execution_arn")
+        if not self.failed_tickers:
+            body.pop("failed_tickers")
         body.update(self.extra)
         return json.dumps(body, indent=2, sort_keys=True)
 
@@ -73,9 +77,17 @@ class Manifest:
             ]
             tickers = validate_tickers(body["tickers"]) if body["tickers"] else []
             producer = _text(body["producer"], "producer")
+            failed_tickers = [
+                {"ticker": _text(f["ticker"], "failed_tickers[].ticker"),
+                 "reason": _text(f["reason"], "failed_tickers[].reason")}
+                for f in body.get("failed_tickers") or []
+            ]  # fmt: skip
         except (TypeError, KeyError, ValueError, InvalidTickerError) as exc:
             raise ManifestError(f"{source} is malformed: {exc}") from exc
-        known = {"run_id", "producer", "tickers", "dates", "files", "created_at", "execution_arn"}
+        known = {
+            "run_id", "producer", "tickers", "dates", "files", "created_at", "execution_arn",
+            "failed_tickers",
+        }  # fmt: skip
         return cls(
             run_id=run_id,
             producer=producer,
@@ -84,6 +96,7 @@ class Manifest:
             files=files,
             created_at=str(body.get("created_at") or ""),
             execution_arn=body.get("execution_arn"),
+            failed_tickers=failed_tickers,
             extra={k: v for k, v in body.items() if k not in known},
         )
 

@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from b3pipeline.brapi import today_in_sao_paulo
+from b3pipeline.brapi import ticker_examples, today_in_sao_paulo
 from b3pipeline.catalog import CatalogWindow, LocalCatalog, window_parameters
 from b3pipeline.coverage import Coverage, window_coverage
-from b3pipeline.errors import NoQuotesError, QualityCheckError
+from b3pipeline.errors import NoQuotesError, QualityCheckError, TickersFailedError
 from b3pipeline.lake import Lake, ProgressCallback
 from b3pipeline.manifest import SCRAPER_PRODUCER
 from b3pipeline.quality import QualityReport, run_quality_check
 from b3pipeline.report import write_chart
+from b3pipeline.run_report import write_summary_csv
 from b3pipeline.scrape import QuoteSource, ScrapeResult, fetch_raw, write_raw
+from b3pipeline.ticker_pool import TickerFailure, describe_failures
 from b3pipeline.transform import TransformResult, commit_transform, prepare_transform
 
 _SUMMARY_SQL = """
@@ -49,22 +51,48 @@ ORDER BY ticker
 
 @dataclass(frozen=True)
 class PipelineResult:
-    tickers: list[str]
+    tickers: list[str]  # the tickers asked for, minus those set aside (`failed`)
     coverage: Coverage
     scrape: ScrapeResult | None = None  # None: no bar in the window, nothing written
     transform: TransformResult | None = None
     quality: QualityReport | None = None
     chart_key: str | None = None
     summary: list[dict[str, Any]] = field(default_factory=list)
+    summary_key: str | None = None  # the whole summary table as CSV in the lake
+    failed: list[TickerFailure] = field(default_factory=list)  # set aside, sorted by ticker
 
     @property
     def no_trading_day(self) -> bool:
-        return self.scrape is None
+        """No bar in the window for any ticker that did not fail (weekend or holiday)."""
+        return self.scrape is None and bool(self.tickers)
 
     def raise_for_quality(self) -> None:
         """Raise QualityCheckError when the gate ran and found violations."""
         if self.quality is not None:
             raise_for_violations(self.quality)
+
+    def raise_for_failed_tickers(self) -> None:
+        """Raise TickersFailedError naming each ticker the run set aside, and why."""
+        if self.failed:
+            raise _tickers_failed(self.failed, self.tickers, self.scrape)
+
+
+def _tickers_failed(
+    failed: Sequence[TickerFailure], landed: Sequence[str], scraped: ScrapeResult | None
+) -> TickersFailedError:
+    rest = "the other ticker was" if len(landed) == 1 else f"the other {len(landed)} were"
+    if scraped is not None and scraped.rows:
+        others = f"{rest} written, refined and checked"
+    elif landed:
+        others = f"{rest} without a trading day in the window"
+    else:
+        others = "nothing was written"
+    return TickersFailedError(
+        f"{len(failed)} of {len(landed) + len(failed)} tickers failed and were left out "
+        f"({others}): {describe_failures(failed)}. Check those tickers (B3 symbols such as "
+        f"{ticker_examples([f.ticker for f in failed])}), then rerun them or leave them out "
+        "of --tickers"
+    )
 
 
 def raise_for_violations(report: QualityReport) -> None:
@@ -127,22 +155,28 @@ def run_pipeline(
     """Run every step for the window (or the latest trading days when no window is given).
 
     A window without bars writes nothing: it is a no-trading-day result when it is a few
-    closed days, and NoQuotesError (saying what the source returned) otherwise. `progress`
-    hears each long phase: raw files read, raw files written, refined files written.
-    `today` (America/Sao_Paulo's by default) bounds what the source can have.
+    closed days, and NoQuotesError (saying what the source returned) otherwise. Tickers
+    the source sets aside are left out of every later step (the caller raises for them
+    with `PipelineResult.raise_for_failed_tickers`); when every ticker is set aside,
+    nothing is written and TickersFailedError is raised at once. `progress` hears each
+    long phase: raw files read, raw files written, refined files written. `today`
+    (America/Sao_Paulo's by default) bounds what the source can have.
     """
     batch = fetch_raw(source, tickers, start, end, now=now)
     coverage = window_coverage(
         batch.history, batch.tickers, start, end, today or today_in_sao_paulo()
     )
+    if not batch.tickers:  # every ticker set aside: not a no-trading day
+        raise _tickers_failed(batch.failed, batch.tickers, None)
     if batch.rows == 0:
         shortfalls = coverage.shortfalls()
         if shortfalls:
+            also = f"; also left out: {describe_failures(batch.failed)}" if batch.failed else ""
             raise NoQuotesError(
-                f"nothing to load: {'; '.join(shortfalls)}; nothing was written: choose a "
-                "window within the dates BRAPI has"
+                f"nothing to load: {'; '.join(shortfalls)}{also}; nothing was written: choose "
+                "a window within the dates BRAPI has"
             )
-        return PipelineResult(tickers=batch.tickers, coverage=coverage)
+        return PipelineResult(tickers=batch.tickers, coverage=coverage, failed=batch.failed)
     window_start = date.fromisoformat(batch.dates[0])
     window_end = date.fromisoformat(batch.dates[-1])
     prepared = prepare_transform(
@@ -171,4 +205,6 @@ def run_pipeline(
         quality=quality,
         chart_key=chart,
         summary=summary,
+        summary_key=write_summary_csv(lake, summary, window_end),
+        failed=batch.failed,
     )

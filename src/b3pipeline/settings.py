@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from b3pipeline.errors import SettingsError
+from b3pipeline.ticker_pool import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_FAILED_SHARE,
+    DEFAULT_TICKERS_PER_REQUEST,
+    MAX_CONCURRENCY,
+    MAX_TICKERS_PER_REQUEST,
+    FetchPolicy,
+)
 from b3pipeline.tickers import DEFAULT_TICKERS, parse_tickers
 
 DEFAULT_BRAPI_BASE_URL = "https://brapi.dev"
@@ -32,6 +40,9 @@ class Settings:
     tickers: list[str] = field(default_factory=lambda: list(DEFAULT_TICKERS))
     log_level: str = "INFO"
     lake_io_concurrency: int = DEFAULT_IO_CONCURRENCY
+    brapi_concurrency: int = DEFAULT_CONCURRENCY
+    brapi_tickers_per_request: int = DEFAULT_TICKERS_PER_REQUEST
+    max_failed_ticker_share: float = DEFAULT_MAX_FAILED_SHARE
     #: AWS_REGION (or AWS_DEFAULT_REGION): Lambda always sets AWS_REGION to the function's
     #: region ("Defined runtime environment variables", AWS Lambda Developer Guide).
     aws_region: str | None = None
@@ -53,18 +64,34 @@ class Settings:
         if log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
         tickers_text = value("B3_TICKERS")
-        concurrency_text = value("LAKE_IO_CONCURRENCY")
-        concurrency = DEFAULT_IO_CONCURRENCY
-        if concurrency_text is not None:
+
+        def whole_number(name: str, default: int, most: int, what: str) -> int:
+            text = value(name)
+            if text is None:
+                return default
             try:
-                concurrency = int(concurrency_text)
+                number = int(text)
             except ValueError:
-                concurrency = 0
-            if not 1 <= concurrency <= MAX_IO_CONCURRENCY:
+                number = 0
+            if not 1 <= number <= most:
                 raise SettingsError(
-                    f"LAKE_IO_CONCURRENCY={concurrency_text!r} is not a whole number from 1 to "
-                    f"{MAX_IO_CONCURRENCY}: set the number of parallel lake reads/writes "
-                    f"(default {DEFAULT_IO_CONCURRENCY})"
+                    f"{name}={text!r} is not a whole number from 1 to {most}: set {what} "
+                    f"(default {default})"
+                )
+            return number
+
+        share_text = value("B3_MAX_FAILED_TICKER_SHARE")
+        share = DEFAULT_MAX_FAILED_SHARE
+        if share_text is not None:
+            try:
+                share = float(share_text)
+            except ValueError:
+                share = -1.0
+            if not 0 <= share <= 1:  # NaN fails this too
+                raise SettingsError(
+                    f"B3_MAX_FAILED_TICKER_SHARE={share_text!r} is not a number from 0 to 1: "
+                    "set the share of tickers that may fail before a run stops early "
+                    f"(default {DEFAULT_MAX_FAILED_SHARE:g}; 0 stops at the first failure)"
                 )
         return cls(
             lake_uri=value("LAKE_URI"),
@@ -74,8 +101,35 @@ class Settings:
             state_machine_arn=value("STATE_MACHINE_ARN"),
             tickers=parse_tickers(tickers_text) if tickers_text else list(DEFAULT_TICKERS),
             log_level=log_level,
-            lake_io_concurrency=concurrency,
+            lake_io_concurrency=whole_number(
+                "LAKE_IO_CONCURRENCY",
+                DEFAULT_IO_CONCURRENCY,
+                MAX_IO_CONCURRENCY,
+                "the number of parallel lake reads/writes",
+            ),
+            brapi_concurrency=whole_number(
+                "BRAPI_CONCURRENCY",
+                DEFAULT_CONCURRENCY,
+                MAX_CONCURRENCY,
+                "how many BRAPI requests run at once",
+            ),
+            brapi_tickers_per_request=whole_number(
+                "BRAPI_TICKERS_PER_REQUEST",
+                DEFAULT_TICKERS_PER_REQUEST,
+                MAX_TICKERS_PER_REQUEST,
+                "how many tickers one BRAPI request asks for (the free plan takes 1)",
+            ),
+            max_failed_ticker_share=share,
             aws_region=value("AWS_REGION") or value("AWS_DEFAULT_REGION"),
+        )
+
+    def fetch_policy(self) -> FetchPolicy:
+        """How scrapes talk to BRAPI (BRAPI_CONCURRENCY, BRAPI_TICKERS_PER_REQUEST,
+        B3_MAX_FAILED_TICKER_SHARE)."""
+        return FetchPolicy(
+            concurrency=self.brapi_concurrency,
+            tickers_per_request=self.brapi_tickers_per_request,
+            max_failed_share=self.max_failed_ticker_share,
         )
 
     def require_lake_uri(self) -> str:

@@ -133,6 +133,15 @@ run "apply_renders_the_state_machine_definition" {
   }
 
   assert {
+    condition = jsondecode(aws_scheduler_schedule.daily.target[0].input) == {
+      tickers  = ["PETR4"]
+      run_date = null
+      settings = { scrape_batch_size = 50, scrape_max_concurrency = 2 }
+    }
+    error_message = "The schedule should start the state machine with the tickers and the fan-out settings: ${aws_scheduler_schedule.daily.target[0].input}"
+  }
+
+  assert {
     condition     = strcontains(aws_sfn_state_machine.pipeline.definition, "\"arn:aws:lambda:sa-east-1:123456789012:function:b3-quotes-scraper\"")
     error_message = "The Scrape Quotes task should invoke the scraper function's ARN."
   }

@@ -173,12 +173,45 @@ run "ticker_without_its_class_digits_is_refused" {
   expect_failures = [var.tickers]
 }
 
+run "more_tickers_than_a_run_takes_are_refused" {
+  command = plan
+  variables {
+    tickers = [for n in concat(range(1000), range(1000, 2001)) : format("A%04d3", n)]
+  }
+  expect_failures = [var.tickers]
+}
+
 run "ticker_longer_than_a_b3_symbol_is_refused" {
   command = plan
   variables {
     tickers = ["PETR44444"]
   }
   expect_failures = [var.tickers]
+}
+
+run "scrape_batch_size_of_zero_is_refused" {
+  command = plan
+  variables {
+    scrape_batch_size = 0
+  }
+  expect_failures = [var.scrape_batch_size]
+}
+
+run "scrape_max_concurrency_over_the_inline_map_limit_is_refused" {
+  command = plan
+  variables {
+    scrape_max_concurrency = 41
+  }
+  expect_failures = [var.scrape_max_concurrency]
+}
+
+run "scrape_max_concurrency_over_the_reserved_concurrency_is_refused" {
+  command = plan
+  variables {
+    scraper_reserved_concurrency = 1
+    scrape_max_concurrency       = 2
+  }
+  expect_failures = [var.scrape_max_concurrency]
 }
 
 run "schedule_that_is_not_cron_or_rate_is_refused" {
@@ -219,6 +252,30 @@ run "plain_http_brapi_url_is_refused" {
     brapi_base_url = "http://brapi.dev"
   }
   expect_failures = [var.brapi_base_url]
+}
+
+run "fractional_brapi_concurrency_is_refused" {
+  command = plan
+  variables {
+    brapi_concurrency = 2.5
+  }
+  expect_failures = [var.brapi_concurrency]
+}
+
+run "brapi_tickers_per_request_of_zero_is_refused" {
+  command = plan
+  variables {
+    brapi_tickers_per_request = 0
+  }
+  expect_failures = [var.brapi_tickers_per_request]
+}
+
+run "failed_ticker_share_above_one_is_refused" {
+  command = plan
+  variables {
+    max_failed_ticker_share = 1.5
+  }
+  expect_failures = [var.max_failed_ticker_share]
 }
 
 run "relative_ssm_parameter_name_is_refused" {

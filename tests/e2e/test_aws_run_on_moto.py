@@ -43,7 +43,7 @@ from b3pipeline.run_summary import build_run_summary, write_run_summary
 from b3pipeline.tables import TABLES
 from tests.support.moto_server import moto_environment
 from tests.support.transform_results import transform_result
-from tests.workflow.cases import HAPPY_DAILY_RUN
+from tests.workflow.cases import CASES, HAPPY_DAILY_RUN
 from tests.workflow.sfn_harness import (
     ASL_PATH,
     PLACEHOLDERS,
@@ -195,6 +195,7 @@ def test_a_passing_machine_is_followed_state_by_state_and_exits_zero(
     assert re.fullmatch(r"Prepare \(\d\.\ds\)", progress[0])
     assert re.fullmatch(r"Pause done in 1\.\ds", progress[2])
     assert f"Execution {execution['name']} SUCCEEDED in " in out
+    assert "  Scrape: not run" in out
     assert "  Transform: not run" in out
     assert "  Quality gate: not run" in out
     assert "  Glue job: not run" in out
@@ -246,7 +247,7 @@ def test_a_timed_out_execution_exits_one_with_its_status(
     assert _aws_run(arn) == 1
 
     out, err = capsys.readouterr()
-    assert "TIMED_OUT" in out.splitlines()[-4]
+    assert "TIMED_OUT" in out.splitlines()[-5]
     assert err.startswith("error: execution aws-run-") and " TIMED_OUT with " in err
 
 
@@ -260,7 +261,7 @@ def test_an_aborted_execution_exits_one(moto: Moto, capsys: pytest.CaptureFixtur
         assert _aws_run(arn) == 1
 
     out, err = capsys.readouterr()
-    assert " ABORTED in " in out.splitlines()[-4]
+    assert " ABORTED in " in out.splitlines()[-5]
     # moto's StopExecution drops the error and cause it is given (AWS keeps them; the unit
     # tests check they are printed).
     assert err.startswith("error: execution aws-run-") and " ABORTED with " in err
@@ -375,10 +376,13 @@ def test_the_pipeline_definition_succeeds_with_summary_quality_and_glue_cost(
     top_level = json.loads(ASL_PATH.read_text(encoding="utf-8"))["States"]
     assert entered == [state for state in HAPPY_DAILY_RUN if state in top_level]
     assert "Run Quality Checks ..." in progress
+    assert "Scrape Batches ..." in progress
     assert "Run Transform Job ..." in progress
     assert any(re.fullmatch(r"Run Transform Job done in \d\.\ds", line) for line in progress)
-    report = out.splitlines()[-4:]
+    report = out.splitlines()[-5:]
     assert report[0].startswith("Execution aws-run-") and " SUCCEEDED in " in report[0]
+    assert report[1] == "  Scrape: 1 ticker written in 1 batch, 5 rows (2025-08-25..2025-08-29)"
+    report = report[1:]
     assert report[1] == (
         "  Transform: PETR4 2025-08-25..2025-08-29: 5 daily and 1 monthly rows; partitions "
         "11 registered, 0 already present, 0 failed; catalog current: yes"
@@ -413,6 +417,35 @@ def test_the_pipeline_definition_failing_its_quality_gate_exits_one(
         'check on ["PETR4"] from 2025-08-25 to 2025-08-29 found total_violations ["3"]'
     ) in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_full_market_with_two_bad_tickers_shows_the_batches_and_names_both(
+    moto: Moto, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scheduled fan-out of 402 tickers (9 batches) as `aws run` tells it: the Map's
+    progress, then what the scrape wrote and set aside, and the failure naming both."""
+    case = _mocked("FullMarketTwoTickersSetAside", pipeline.job_run_id)
+    tickers = ",".join(CASES["FullMarketTwoTickersSetAside"].execution_input["tickers"])
+    with mock_test_cases_by_execution(lambda name: case):
+        assert _aws_run(pipeline.arn, "--tickers", tickers) == 1
+
+    out, err = capsys.readouterr()
+    progress = _progress(out)
+    scrape = [line for line in progress if line.startswith("Scrape Batches")]
+    assert scrape[0] == "Scrape Batches ..."
+    assert scrape[1:-1] == [f"Scrape Batches: {n} of 9 done" for n in range(1, 10)]
+    assert re.fullmatch(r"Scrape Batches done in \d+\.\ds", scrape[-1])
+    told = [line.split(" (")[0] for line in progress]
+    assert told.index("Any Tickers Failed?") < told.index("Tickers Failed")
+    assert told[-1] == "Pipeline Failed"
+    assert (
+        "  Scrape: 400 tickers written in 9 batches, 400 rows (2025-08-29..2025-08-29); 2 set "
+        "aside: NULL3 (bad BRAPI data: 2025-08-29: close is missing or null); ZZZZ3 (unknown to "
+        "BRAPI, HTTP 404: 'Não encontramos a ação ZZZZ3')"
+    ) in out.splitlines()
+    assert err.startswith("error: execution aws-run-")
+    assert " FAILED with B3Pipeline.TickersFailed: 2 tickers were set aside by the scrape" in err
+    assert '"ticker":"NULL3"' in err and '"ticker":"ZZZZ3"' in err
 
 
 def test_aws_run_needs_no_more_than_the_operator_policy(

@@ -369,7 +369,8 @@ def test_an_unknown_ticker_is_not_offered_as_its_own_example(
     done = b3pipeline("run", "--tickers", "VALE3", "--lake", str(tmp_path / "lake"), env=env)
 
     error = one_error_line(done)  # the stand-in serves PETR4 only: VALE3 is its 404
-    assert "BRAPI does not know VALE3: check the ticker (B3 symbols such as " in error
+    assert "VALE3 (unknown to BRAPI, HTTP 404: 'Não encontramos a ação VALE3')" in error
+    assert "Check those tickers (B3 symbols such as " in error
     assert "VALE3" not in error.split("B3 symbols such as ", 1)[1]
 
 

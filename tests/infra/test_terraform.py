@@ -7,6 +7,7 @@ cross-checked against the files it names.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from scripts import package
 
 from b3pipeline import lake, schema
+from b3pipeline.batch_output import MAX_BATCHES, MAX_RUN_TICKERS
 from b3pipeline.run_summary import RUN_SUMMARIES
 from tests.infra import _hcl
 
@@ -297,6 +299,35 @@ def test_lambda_functions_use_the_packaged_zips_and_handler() -> None:
             "python3.12"
         )
         assert body["handler"] == "${local.lambda_handler}"
+
+
+class _RecordingEnvironment(dict[str, str]):
+    """An empty environment that remembers every variable asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_function_environments_name_only_settings_the_core_reads() -> None:
+    """A misspelt variable in Terraform would be silently ignored: the default would win."""
+    from b3pipeline.settings import Settings
+
+    environment = _RecordingEnvironment()
+    Settings.from_env(environment)
+    for name, body in _hcl.resources("aws_lambda_function").items():
+        variables = set(body["environment"][0]["variables"]) - {"POWERTOOLS_SERVICE_NAME"}
+        assert variables <= environment.asked, (name, variables - environment.asked)
+    scraper = _hcl.resources("aws_lambda_function")["scraper"]["environment"][0]["variables"]
+    assert {
+        "BRAPI_CONCURRENCY": "${tostring(var.brapi_concurrency)}",
+        "BRAPI_TICKERS_PER_REQUEST": "${tostring(var.brapi_tickers_per_request)}",
+        "B3_MAX_FAILED_TICKER_SHARE": "${tostring(var.max_failed_ticker_share)}",
+    }.items() <= scraper.items()
 
 
 @pytest.mark.parametrize("name", sorted(package.FUNCTIONS))
@@ -791,3 +822,58 @@ def test_the_policy_rendering_apply_overrides_every_resource() -> None:
     overridden = set(re.findall(r"target\s*=\s*(aws_[a-z0-9_]+\.[a-z0-9_]+)", text))
     missing = set(_hcl.all_resources()) - overridden
     assert missing == set(), f"add an override_resource to iam_policies.tftest.hcl for {missing}"
+
+
+# ------------------------------------------------------------------ the scrape's fan-out
+def _settings_valid_bounds(asl: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """{setting: (least, most)} as Settings Valid? refuses values outside them."""
+    bounds: dict[str, list[float]] = {}
+    for rule in asl["States"]["Settings Valid?"]["Choices"]:
+        for condition in rule.get("Or", []):
+            name = condition["Variable"].removeprefix("$.settings.")
+            if "NumericLessThan" in condition:
+                bounds.setdefault(name, [0, 0])[0] = condition["NumericLessThan"]
+            if "NumericGreaterThan" in condition:
+                bounds.setdefault(name, [0, 0])[1] = condition["NumericGreaterThan"]
+    return {name: (low, high) for name, (low, high) in bounds.items()}
+
+
+@needs_asl
+@pytest.mark.parametrize(
+    ("variable", "setting"),
+    [
+        ("scrape_batch_size", "scrape_batch_size"),
+        ("scrape_max_concurrency", "scrape_max_concurrency"),
+    ],
+)
+def test_the_schedule_sends_fan_out_settings_the_state_machine_accepts(
+    variable: str, setting: str
+) -> None:
+    """The schedule's input carries the two fan-out settings; Terraform's validation and
+    default agree with the definition's Settings Valid? range and Load Defaults."""
+    asl = json.loads(_hcl.asl_text())
+    target = _hcl.resources("aws_scheduler_schedule")["daily"]["target"][0]
+    assert f"{setting} = var.{variable}" in target["input"]
+    declared = _hcl.variables()[variable]
+    defaults = asl["States"]["Load Defaults"]["Parameters"]["defaults"]["settings"]
+    assert declared["default"] == defaults[setting]
+    low, high = _settings_valid_bounds(asl)[setting]
+    assert (
+        f"var.{variable} >= {low} && var.{variable} <= {high}"
+        in (declared["validation"][0]["condition"])
+    )
+
+
+@needs_asl
+def test_one_run_takes_as_many_tickers_and_batches_everywhere() -> None:
+    """b3pipeline.batch_output's limits (what keeps every batch output within Step
+    Functions' payload quota) are the ones the definition and Terraform enforce."""
+    asl = json.loads(_hcl.asl_text())
+    tickers_rules = asl["States"]["Tickers Valid?"]["Choices"]
+    assert {"Variable": f"$.input.tickers[{MAX_RUN_TICKERS}]", "IsPresent": True} == {
+        key: tickers_rules[-1][key] for key in ("Variable", "IsPresent")
+    }
+    (batches_rule,) = asl["States"]["Batches Within Limit?"]["Choices"]
+    assert batches_rule["Variable"] == f"$.scrape_plan.batches[{MAX_BATCHES}]"
+    conditions = [v["condition"] for v in _hcl.variables()["tickers"]["validation"]]
+    assert f"${{length(var.tickers) <= {MAX_RUN_TICKERS}}}" in conditions

@@ -2,8 +2,13 @@
 
 It serves daily bars loaded from a Yahoo-style CSV (the real PETR4 history in
 tests/fixtures) converted to BRAPI's shape: Unix-second dates stamped 13:00 UTC,
-`adjustedClose`, integer volume, and BRAPI's error bodies (`{"error": true, "message"}`).
-Tests script failures (e.g. one 503 before success) and inspect the requests it got.
+`adjustedClose`, integer volume, and BRAPI's error bodies (`{"error": true, "message"}`),
+or a synthetic market of any size (`synthetic_market`). Like BRAPI it takes several
+tickers per request (`/api/quote/PETR4,VALE3`) and answers 404 for the whole request
+when any one of them is unknown. Tests script failures (e.g. one 503, or a 429 with
+Retry-After, before success), slow every answer down (`delay_seconds`, as a distant
+server would), serve bad bars (a null close) and inspect the requests it got, when, and
+how many overlapped.
 
 Run it by hand: `make fake-brapi` (or `python -m tests.support.fake_brapi --port 8765`),
 then point the pipeline at it with `BRAPI_BASE_URL=http://127.0.0.1:8765`. What it serves:
@@ -25,7 +30,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+import numpy as np
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PETR4_HISTORY_CSV = FIXTURES / "petr4_yahoo_daily_2018-09_2022-09.csv"
@@ -65,10 +72,54 @@ def load_yahoo_csv(path: Path = PETR4_HISTORY_CSV) -> list[dict[str, Any]]:
     return bars
 
 
+def weekdays_back(last: date, count: int) -> list[date]:
+    """`count` Monday-to-Friday dates ending on `last` (a weekday), oldest first."""
+    days: list[date] = []
+    day = last
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= timedelta(days=1)
+    return days[::-1]
+
+
+def synthetic_bars(days: Sequence[date], seed: int) -> list[dict[str, Any]]:
+    """BRAPI historicalDataPrice entries: a seeded random walk, valid OHLC, one per day."""
+    rng = np.random.default_rng(seed)
+    closes = 30 * np.exp(np.cumsum(rng.normal(0.0, 0.02, len(days))))
+    volumes = rng.integers(1_000_000, 50_000_000, len(days))
+    return [
+        {
+            "date": bar_timestamp(day),
+            "open": round(float(close) - 0.1, 4),
+            "high": round(float(close) + 0.5, 4),
+            "low": round(float(close) - 0.6, 4),
+            "close": round(float(close), 4),
+            "volume": int(volume),
+            "adjustedClose": round(float(close), 4),
+        }
+        for day, close, volume in zip(days, closes, volumes)
+    ]
+
+
+def market_tickers(count: int) -> list[str]:
+    """`count` distinct B3-shaped symbols (AAAA3, AAAB3, ...), sorted."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return ["".join(letters[i // 26**p % 26] for p in (3, 2, 1, 0)) + "3" for i in range(count)]
+
+
+def synthetic_market(
+    tickers: Sequence[str], days: Sequence[date]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each ticker's bars over `days`, a different random walk per ticker."""
+    return {ticker: synthetic_bars(days, seed) for seed, ticker in enumerate(tickers)}
+
+
 @dataclass
 class ScriptedResponse:
     status: int
     body: Any  # dict/list (sent as JSON) or str (sent as is)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. {"Retry-After": "1"}
 
 
 @dataclass
@@ -78,23 +129,50 @@ class FakeBrapi:
     bars: dict[str, list[dict[str, Any]]]
     today: date
     token: str | None = None  # when set, requests must carry it as a Bearer token
+    delay_seconds: float = 0.0  # every answer waits this long first (a distant server)
     scripted: list[ScriptedResponse] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most requests seen at once
 
     def script(self, *responses: ScriptedResponse) -> None:
         """Answer the next requests with these responses, in order, before the real data."""
         with self.lock:
             self.scripted.extend(responses)
 
+    def handle(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> ScriptedResponse:
+        """One request: counted while in flight, slowed by `delay_seconds`, then answered."""
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay_seconds:
+                time.sleep(self.delay_seconds)
+            status, body, extra = self.answer(path, query, headers)
+            return ScriptedResponse(status, body, extra)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def answer(
         self, path: str, query: dict[str, list[str]], headers: dict[str, str]
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
-            self.requests.append({"path": path, "query": query, "headers": headers})
+            self.requests.append(
+                {"path": path, "query": query, "headers": headers, "at": time.monotonic()}
+            )
             if self.scripted:
                 response = self.scripted.pop(0)
-                return response.status, response.body
+                return response.status, response.body, response.headers
+        status, body = self._quote(path, query, headers)
+        return status, body, {}
+
+    def _quote(
+        self, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, Any]:
         if not path.startswith("/api/quote/"):
             return 404, {"error": True, "message": f"Rota {path} não encontrada"}
         if self.token and headers.get("authorization") != f"Bearer {self.token}":
@@ -144,11 +222,14 @@ def _handler(fake: FakeBrapi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlparse(self.path)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, body = fake.answer(url.path, parse_qs(url.query), headers)
+            response = fake.handle(url.path, parse_qs(url.query), headers)
+            body = response.body
             payload = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(status)
+            self.send_response(response.status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 
@@ -158,10 +239,15 @@ def _handler(fake: FakeBrapi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # The listen backlog (5 by default) must hold a burst of concurrent connections.
+    request_queue_size = 128
+
+
 @contextmanager
 def serve(fake: FakeBrapi, port: int = 0) -> Iterator[str]:
     """Serve `fake` on 127.0.0.1 in a background thread; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
+    server = _Server(("127.0.0.1", port), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from b3pipeline.brapi import DailyBar, QuoteHistory
+from b3pipeline.ticker_pool import TickerFailure
 
 
 def make_bars(ticker: str, first: date, days: int, base: float = 30.0) -> list[DailyBar]:
@@ -35,10 +36,15 @@ def make_bars(ticker: str, first: date, days: int, base: float = 30.0) -> list[D
 
 @dataclass
 class StaticQuoteSource:
-    """Answers fetch_daily_history from fixed bars, filtered to the window like BRAPI's client."""
+    """Answers fetch_daily_history from fixed bars, filtered to the window like BRAPI's client.
+
+    `failed` sets tickers aside with a reason. Their bars, if any, are still returned:
+    a careless source, to show that nothing of a failed ticker is written regardless.
+    """
 
     bars: list[DailyBar]
     request_range: str = "5d"
+    failed: dict[str, str] = field(default_factory=dict)
     calls: list[tuple[list[str], date | None, date | None]] = field(default_factory=list)
 
     def fetch_daily_history(
@@ -57,11 +63,20 @@ class StaticQuoteSource:
             and (end is None or b.trade_date <= end)
         ]
         selected.sort(key=lambda b: (b.ticker, b.trade_date))
+        failures = [
+            TickerFailure(ticker, reason)
+            for ticker, reason in sorted(self.failed.items())
+            if ticker in tickers
+        ]
         spans: dict[str, tuple[date, date]] = {}
         for ticker in tickers:  # like BRAPI, it returns every bar it has; the client filters
             days = [b.trade_date for b in self.bars if b.ticker == ticker]
-            if days:
+            if days and ticker not in self.failed:
                 spans[ticker] = (min(days), max(days))
         return QuoteHistory(
-            bars=selected, request_range=self.request_range, requested_at=None, spans=spans
+            bars=selected,
+            request_range=self.request_range,
+            requested_at=None,
+            spans=spans,
+            failed=failures,
         )

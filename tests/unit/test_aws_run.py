@@ -27,6 +27,7 @@ from b3pipeline.aws_run import (
     RunReport,
     RunRequest,
     RunTarget,
+    ScrapeDigest,
     StartedExecution,
     Timeline,
     TransformDigest,
@@ -262,6 +263,76 @@ def test_a_map_tells_its_own_state_not_each_item() -> None:
     assert [(c.state, c.resource, c.output) for c in timeline.calls] == [
         ("Scrape Batches", "invoke", {})
     ]
+
+
+def _map_of(items: int, failed_at: int | None = None) -> Events:
+    events = (
+        Events()
+        .state("Map", "Scrape Batches", 0)
+        .add("MapStateStarted", 0, mapStateStartedEventDetails={"length": items})
+    )
+    for index in range(items):
+        ended = "MapIterationFailed" if index == failed_at else "MapIterationSucceeded"
+        events.add(ended, index + 1, mapIterationSucceededEventDetails={"index": index})
+    return events.add("MapStateSucceeded", items).add(
+        "MapStateExited", items, stateExitedEventDetails={"name": "Scrape Batches"}
+    )
+
+
+def test_a_map_tells_how_many_of_its_items_are_done() -> None:
+    _, lines = _lines(_map_of(3, failed_at=1))
+    assert lines == [
+        "+00:00  Scrape Batches ...",
+        "+00:01  Scrape Batches: 1 of 3 done",
+        "+00:02  Scrape Batches: 2 of 3 done, 1 failed",
+        "+00:03  Scrape Batches: 3 of 3 done, 1 failed",
+        "+00:03  Scrape Batches done in 3.0s",
+    ]
+
+
+def test_a_large_map_tells_every_tenth_of_its_items() -> None:
+    _, lines = _lines(_map_of(95))
+    progress = [line.split("  ", 1)[1] for line in lines if " of 95 done" in line]
+    assert progress == [f"Scrape Batches: {n} of 95 done" for n in (*range(10, 95, 10), 95)]
+
+
+def _merge_call(output: dict[str, Any]) -> dict[str, Any]:
+    return {"Payload": output, "StatusCode": 200}
+
+
+def test_the_report_tells_what_the_scrape_wrote_and_set_aside() -> None:
+    merged = {
+        "tickers": [f"T{i:03d}3" for i in range(400)],
+        "dates": ["2025-08-29"],
+        "rows": 400,
+        "manifest_keys": [],
+        "failed_count": 7,
+        "failed_tickers": [{"ticker": f"Z{i}ZZ3", "reason": f"reason {i}"} for i in range(7)],
+    }
+    events = (
+        Events()
+        .state("Map", "Scrape Batches", 0)
+        .add("MapStateStarted", 0, mapStateStartedEventDetails={"length": 8})
+        .scheduled(0, "lambda", "invoke", Payload={"tickers": ["T0003"], "batch_count": 8})
+        .succeeded(1, _merge_call({"tickers": ["T0003"]}))
+        .add("MapStateSucceeded", 1)
+        .add("MapStateExited", 1, stateExitedEventDetails={"name": "Scrape Batches"})
+        .state("Task", "Merge Batches", 1)
+        .scheduled(1, "lambda", "invoke", Payload={"batches": []})
+        .succeeded(2, _merge_call(merged))
+        .add("TaskStateExited", 2, stateExitedEventDetails={"name": "Merge Batches"})
+    )
+    timeline, _ = _lines(events)
+    report = RunReport(
+        EXECUTION_ARN, "x", "FAILED", "B3Pipeline.TickersFailed", None, 3.0, [],
+        scrape=ScrapeDigest.from_calls(timeline.calls),
+    )  # fmt: skip
+    assert report.lines()[1] == (
+        "  Scrape: 400 tickers written in 8 batches, 400 rows (2025-08-29..2025-08-29); 7 set "
+        "aside: Z0ZZ3 (reason 0); Z1ZZ3 (reason 1); Z2ZZ3 (reason 2); Z3ZZ3 (reason 3); Z4ZZ3 "
+        "(reason 4); 2 more"
+    )
+    assert ScrapeDigest.from_calls([]) is None
 
 
 def test_interleaved_map_iterations_keep_each_call_s_own_outcome() -> None:

@@ -32,7 +32,9 @@ from b3pipeline.errors import (
     BrapiUnavailableError,
     InvalidDateRangeError,
     InvalidTickerError,
+    TooManyTickersFailedError,
 )
+from b3pipeline.ticker_pool import FetchPolicy
 from tests.support.fake_http import FakeAdapter, fake_session, json_response, text_response
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "brapi_quote_petr4_5d.json"
@@ -63,15 +65,40 @@ def for_symbol(payload: dict[str, Any], symbol: str) -> dict[str, Any]:
     return other
 
 
+#: One request at a time, so a list of canned answers is consumed in the tickers' order.
+SEQUENTIAL = FetchPolicy(concurrency=1)
+
+
 def make_client(
-    answers: list[Any], token: str | None = None, base_url: str = "https://brapi.dev"
+    answers: list[Any],
+    token: str | None = None,
+    base_url: str = "https://brapi.dev",
+    policy: FetchPolicy = SEQUENTIAL,
 ) -> tuple[BrapiClient, FakeAdapter]:
     session, adapter = fake_session(answers)
-    return BrapiClient(base_url, token, session=session), adapter
+    return BrapiClient(base_url, token, session=session, policy=policy), adapter
 
 
 def query(request: requests.PreparedRequest) -> dict[str, list[str]]:
     return parse_qs(urlsplit(request.url or "").query)
+
+
+def path(request: requests.PreparedRequest) -> str:
+    return urlsplit(request.url or "").path
+
+
+def fetch_error(client: BrapiClient, tickers: list[str] | None = None) -> tuple[str, BrapiError]:
+    """How fetching one ticker failed: ("raised", error) for a failure of the whole fetch,
+    ("set aside", error) for that ticker's own failure (nothing of it returned)."""
+    try:
+        history = client.fetch_daily_history(tickers or ["PETR4"])
+    except BrapiError as exc:
+        return "raised", exc
+    (failure,) = history.failed
+    assert history.bars == []
+    assert isinstance(failure.error, BrapiError)
+    assert failure.reason == failure.error.reason
+    return "set aside", failure.error
 
 
 # --------------------------------------------------------------------------- happy path
@@ -342,43 +369,54 @@ def test_token_never_in_error_messages(caplog: pytest.LogCaptureFixture) -> None
 
 
 @pytest.mark.parametrize(
-    ("status", "error", "advice"),
+    ("status", "error", "advice", "outcome"),
     [
-        (400, BrapiBadRequestError, "range"),
-        (401, BrapiUnauthorizedError, "BRAPI_TOKEN_PARAMETER"),
-        (402, BrapiQuotaError, "upgrade"),
-        (404, BrapiTickerNotFoundError, "check the ticker"),
-        (429, BrapiUnavailableError, "retry later"),
-        (500, BrapiUnavailableError, "transient"),
-        (502, BrapiUnavailableError, "transient"),
-        (503, BrapiUnavailableError, "transient"),
-        (504, BrapiUnavailableError, "transient"),
+        (400, BrapiBadRequestError, "range", "raised"),
+        (401, BrapiUnauthorizedError, "BRAPI_TOKEN_PARAMETER", "raised"),
+        (402, BrapiQuotaError, "upgrade", "raised"),
+        (404, BrapiTickerNotFoundError, "check the ticker", "set aside"),
+        (429, BrapiUnavailableError, "retry later", "raised"),
+        (500, BrapiUnavailableError, "transient", "raised"),
+        (502, BrapiUnavailableError, "transient", "raised"),
+        (503, BrapiUnavailableError, "transient", "raised"),
+        (504, BrapiUnavailableError, "transient", "raised"),
     ],
 )
 def test_error_statuses_raise_specific_errors_with_brapi_message(
-    status: int, error: type[BrapiError], advice: str
+    status: int, error: type[BrapiError], advice: str, outcome: str
 ) -> None:
+    """Only an unknown ticker (404) is that ticker's problem; every other status stops."""
     message = f"BRAPI explains status {status}"
     client, _ = make_client([json_response(status, {"error": True, "message": message})])
 
-    with pytest.raises(error) as info:
-        client.fetch_daily_history(["PETR4"])
+    how, exc = fetch_error(client)
 
-    text = str(info.value)
+    assert (how, type(exc)) == (outcome, error)
+    text = str(exc)
     assert message in text
     assert advice in text
     assert "PETR4" in text
     assert str(status) in text
 
 
+def test_unknown_ticker_reason_is_short_and_quotes_brapi() -> None:
+    client, _ = make_client([json_response(404, {"error": True, "message": "Não encontramos"})])
+
+    history = client.fetch_daily_history(["ZZZZ3"])
+
+    assert [(f.ticker, f.reason) for f in history.failed] == [
+        ("ZZZZ3", "unknown to BRAPI, HTTP 404: 'Não encontramos'")
+    ]
+
+
 @pytest.mark.parametrize("symbol", ["PETR4", "VALE3", "BOVA11", "XXXX3"])
 def test_unknown_ticker_message_never_offers_that_ticker_as_an_example(symbol: str) -> None:
     client, _ = make_client([json_response(404, {"error": True, "message": "not found"})])
 
-    with pytest.raises(BrapiTickerNotFoundError) as info:
-        client.fetch_daily_history([symbol])
+    (failure,) = client.fetch_daily_history([symbol]).failed
 
-    text = str(info.value)
+    assert isinstance(failure.error, BrapiTickerNotFoundError)
+    text = str(failure.error)
     assert f"BRAPI does not know {symbol}: check the ticker" in text
     examples = text.split("B3 symbols such as ", 1)[1].rstrip(")")
     assert symbol not in examples.split(", ")
@@ -403,15 +441,29 @@ def test_error_body_that_is_not_json_is_quoted() -> None:
         client.fetch_daily_history(["PETR4"])
 
 
-def test_error_in_second_ticker_returns_nothing(payload: dict[str, Any]) -> None:
+def test_unknown_second_ticker_is_set_aside_and_the_first_kept(payload: dict[str, Any]) -> None:
     client, adapter = make_client(
         [json_response(200, payload), json_response(404, {"error": True, "message": "nope"})]
     )
 
-    with pytest.raises(BrapiTickerNotFoundError, match="XXXX3"):
-        client.fetch_daily_history(["PETR4", "XXXX3"])
+    history = client.fetch_daily_history(["PETR4", "XXXX3"])
 
+    assert {bar.ticker for bar in history.bars} == {"PETR4"}
+    assert len(history.bars) == 5
+    assert [f.ticker for f in history.failed] == ["XXXX3"]
+    assert isinstance(history.failed[0].error, BrapiTickerNotFoundError)
     assert len(adapter.requests) == 2
+
+
+def test_a_run_wide_error_stops_every_ticker(payload: dict[str, Any]) -> None:
+    client, adapter = make_client(
+        [json_response(200, payload), json_response(402, {"error": True, "message": "quota"})]
+    )
+
+    with pytest.raises(BrapiQuotaError, match="VALE3"):
+        client.fetch_daily_history(["PETR4", "VALE3", "ITUB4", "MGLU3"])
+
+    assert len(adapter.requests) == 2  # nothing asked after the 402
 
 
 @pytest.mark.parametrize(
@@ -676,6 +728,11 @@ for _field in ("open", "high", "low", "close", "adjustedClose"):
     PAYLOAD_CASES[f"{_field} string"] = (_set_bar(1, _field, "30.5"), _field, "2025-08-26")
 
 
+#: Cases where the body itself cannot be read: the whole fetch fails. In every other case
+#: only the ticker's own data is bad, and that ticker is set aside.
+WHOLE_BODY_CASES = {"results missing", "results null", "results not a list", "result not an object"}
+
+
 def _encode(payload: Any) -> requests.Response:
     # json.dumps writes NaN/Infinity as bare tokens, which is what a broken server might
     # send and what requests' JSON decoder accepts.
@@ -688,14 +745,15 @@ def test_payload_validation(payload: dict[str, Any], case: str) -> None:
     mutate(payload)
     client, _ = make_client([_encode(payload)])
 
-    with pytest.raises(BrapiPayloadError) as info:
-        client.fetch_daily_history(["PETR4"])
+    how, exc = fetch_error(client)
 
-    text = str(info.value)
+    assert how == ("raised" if case in WHOLE_BODY_CASES else "set aside")
+    assert isinstance(exc, BrapiPayloadError)
+    text = str(exc)
     assert "PETR4" in text
-    assert words in text
+    assert words in text and words in exc.reason
     if trade_date is not None:
-        assert trade_date in text
+        assert trade_date in text and trade_date in exc.reason
 
 
 def test_top_level_not_an_object(payload: dict[str, Any]) -> None:
@@ -705,16 +763,19 @@ def test_top_level_not_an_object(payload: dict[str, Any]) -> None:
         client.fetch_daily_history(["PETR4"])
 
 
-def test_bad_payload_of_any_ticker_returns_nothing(payload: dict[str, Any]) -> None:
+def test_bad_bar_sets_its_ticker_aside_whole(payload: dict[str, Any]) -> None:
     bad = copy.deepcopy(payload)
     bars_of(bad)[4]["low"] = None
     client, adapter = make_client(
         [json_response(200, for_symbol(payload, "VALE3")), json_response(200, bad)]
     )
 
-    with pytest.raises(BrapiPayloadError, match=r"PETR4 2025-08-29.*low"):
-        client.fetch_daily_history(["VALE3", "PETR4"])
+    history = client.fetch_daily_history(["VALE3", "PETR4"])
 
+    assert {bar.ticker for bar in history.bars} == {"VALE3"}  # none of PETR4's 4 good bars
+    (failure,) = history.failed
+    assert failure.ticker == "PETR4"
+    assert failure.reason == "bad BRAPI data: 2025-08-29: low is missing or null"
     assert len(adapter.requests) == 2
 
 
@@ -785,5 +846,135 @@ def test_conflicting_duplicate_bars_are_an_error(payload: dict[str, Any]) -> Non
     bars_of(payload).append(dict(bars_of(payload)[2], close=30.5))
     client, _ = make_client([json_response(200, payload)])
 
-    with pytest.raises(BrapiPayloadError, match=r"PETR4 2025-08-27.*different bars"):
-        client.fetch_daily_history(["PETR4"])
+    how, exc = fetch_error(client)
+
+    assert how == "set aside"
+    assert "PETR4 2025-08-27" in str(exc) and "different bars" in str(exc)
+
+
+# --------------------------------------------------------------------------- many tickers
+
+
+def _payload_for(payload: dict[str, Any], symbols: list[str]) -> dict[str, Any]:
+    """One BRAPI body answering for every symbol (the fixture's bars for each)."""
+    body = copy.deepcopy(payload)
+    body["results"] = [dict(copy.deepcopy(payload["results"][0]), symbol=s) for s in symbols]
+    return body
+
+
+def _by_path(answers: dict[str, requests.Response]) -> Callable[[requests.PreparedRequest], Any]:
+    """An answer chosen by the request's path, so the order of concurrent requests is moot."""
+    return lambda request: answers[path(request)]
+
+
+def test_several_tickers_per_request_are_comma_separated(payload: dict[str, Any]) -> None:
+    answers = {
+        "/api/quote/PETR4,VALE3": json_response(200, _payload_for(payload, ["VALE3", "PETR4"])),
+        "/api/quote/ITUB4": json_response(200, _payload_for(payload, ["ITUB4"])),
+    }
+    client, adapter = make_client(
+        [_by_path(answers)], policy=FetchPolicy(concurrency=2, tickers_per_request=2)
+    )
+
+    history = client.fetch_daily_history(["PETR4", "VALE3", "ITUB4"])
+
+    assert sorted(path(r) for r in adapter.requests) == sorted(answers)
+    assert [
+        (t, len([b for b in history.bars if b.ticker == t])) for t in ("ITUB4", "PETR4", "VALE3")
+    ] == [
+        ("ITUB4", 5),
+        ("PETR4", 5),
+        ("VALE3", 5),
+    ]
+    assert history.failed == []
+
+
+def test_404_for_a_request_of_several_asks_one_by_one(payload: dict[str, Any]) -> None:
+    """BRAPI answers 404 for the whole request when any one of its tickers is unknown."""
+    not_found = json_response(404, {"error": True, "message": "Não encontramos a ação ZZZZ3"})
+    answers = {
+        "/api/quote/PETR4,ZZZZ3,VALE3": not_found,
+        "/api/quote/PETR4": json_response(200, _payload_for(payload, ["PETR4"])),
+        "/api/quote/ZZZZ3": not_found,
+        "/api/quote/VALE3": json_response(200, _payload_for(payload, ["VALE3"])),
+    }
+    client, adapter = make_client([_by_path(answers)], policy=FetchPolicy(tickers_per_request=3))
+
+    history = client.fetch_daily_history(["PETR4", "ZZZZ3", "VALE3"])
+
+    assert [path(r) for r in adapter.requests] == list(answers)
+    assert {bar.ticker for bar in history.bars} == {"PETR4", "VALE3"}
+    assert [(f.ticker, type(f.error)) for f in history.failed] == [
+        ("ZZZZ3", BrapiTickerNotFoundError)
+    ]
+
+
+def test_bad_bar_in_a_shared_answer_sets_aside_that_ticker_only(payload: dict[str, Any]) -> None:
+    body = _payload_for(payload, ["PETR4", "VALE3", "ITUB4"])
+    body["results"][1]["historicalDataPrice"][2]["close"] = None
+    del body["results"][2]  # no entry for ITUB4 at all
+    client, adapter = make_client(
+        [json_response(200, body)], policy=FetchPolicy(tickers_per_request=3, max_failed_share=1)
+    )
+
+    history = client.fetch_daily_history(["PETR4", "VALE3", "ITUB4"])
+
+    assert len(adapter.requests) == 1
+    assert {bar.ticker for bar in history.bars} == {"PETR4"}
+    assert [(f.ticker, f.reason) for f in history.failed] == [
+        ("ITUB4", "bad BRAPI data: `results` has no entry whose symbol is ITUB4"),
+        ("VALE3", "bad BRAPI data: 2025-08-27: close is missing or null"),
+    ]
+
+
+def test_refused_request_of_several_says_how_to_ask_one_at_a_time() -> None:
+    client, _ = make_client(
+        [json_response(401, {"error": True, "message": "Token necessário"})],
+        policy=FetchPolicy(tickers_per_request=2),
+    )
+
+    with pytest.raises(BrapiUnauthorizedError, match="BRAPI_TICKERS_PER_REQUEST=1"):
+        client.fetch_daily_history(["PETR4", "WEGE3"])
+
+
+def test_bad_token_stops_at_once_under_concurrency() -> None:
+    """A 401 is every request's problem: no request starts after the first one fails."""
+    client, adapter = make_client(
+        [json_response(401, {"error": True, "message": "Token inválido"})],
+        policy=FetchPolicy(concurrency=4),
+    )
+    tickers = [f"AB{chr(65 + i // 26)}{chr(65 + i % 26)}3" for i in range(100)]
+
+    with pytest.raises(BrapiUnauthorizedError):
+        client.fetch_daily_history(tickers)
+
+    assert 1 <= len(adapter.requests) <= 4  # at most those already in flight
+
+
+def test_too_many_failures_stop_early_with_one_summary() -> None:
+    client, adapter = make_client(
+        [json_response(404, {"error": True, "message": "Não encontramos"})],
+        policy=FetchPolicy(concurrency=1, max_failed_share=0.1),
+    )
+    tickers = [f"AB{chr(65 + i // 26)}{chr(65 + i % 26)}3" for i in range(100)]
+
+    with pytest.raises(TooManyTickersFailedError) as info:
+        client.fetch_daily_history(tickers)
+
+    assert len(adapter.requests) == 11  # 10 of 100 may fail; the 11th stops the run
+    text = str(info.value)
+    assert text.startswith(
+        "stopped early: 11 of 100 tickers failed, more than the allowed share 0.1 (10)"
+    )
+    assert "ABAA3 (unknown to BRAPI, HTTP 404: 'Não encontramos'); ABAB3 (" in text
+    assert "; and 6 more." in text
+    assert text.count("unknown to BRAPI") == 5
+    assert isinstance(info.value.__cause__, BrapiTickerNotFoundError)
+
+
+def test_default_session_has_a_connection_per_concurrent_request() -> None:
+    for concurrency, pool in ((1, 10), (8, 10), (32, 32)):
+        client = BrapiClient(policy=FetchPolicy(concurrency=concurrency))
+        adapter = client.session.get_adapter("https://brapi.dev/api/quote/PETR4")
+        assert isinstance(adapter, HTTPAdapter)
+        assert adapter._pool_maxsize == pool  # type: ignore[attr-defined]

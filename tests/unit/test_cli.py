@@ -196,24 +196,6 @@ def test_query_formats(
     assert table[-1] == "(2 rows)"
 
 
-def test_table_has_one_number_format_per_column() -> None:
-    table = cli.format_table(
-        ["ticker", "volume", "close", "ret"],
-        [
-            ("PETR4", 123456789, 31.4, -0.031415),
-            ("VALE3", 5, 60.125, None),
-            ("ITUB4", None, 7.0, float("nan")),
-        ],
-    ).splitlines()
-    assert table == [
-        "ticker     volume   close      ret",
-        "------  ---------  ------  -------",
-        "PETR4   123456789  31.400  -0.0314",
-        "VALE3           5  60.125",
-        "ITUB4               7.000      nan",
-    ]
-
-
 def _subcommands(parser: argparse.ArgumentParser, prefix: str) -> dict[str, Any]:
     """Every (nested) subcommand of a parser by its full name, e.g. `aws run`."""
     found: dict[str, Any] = {}

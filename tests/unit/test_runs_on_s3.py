@@ -116,6 +116,7 @@ def test_a_raw_write_failing_mid_scrape_writes_no_manifest_and_a_rerun_repairs(
     result = scrape(source, lake, TICKERS, now=NOW, run_id="rerun")
     assert object_keys(s3, "raw/quotes/") == sorted(f.key for f in result.files)
     assert len(result.files) == 200
+    assert result.manifest_key is not None
     manifest = Manifest.from_json(lake.read_bytes(result.manifest_key))
     # Keys in the manifest are in (date, ticker) order whatever order the writes finished in.
     assert [f.key for f in manifest.files] == sorted(

@@ -51,6 +51,7 @@ def test_manifest_lists_what_was_written(lake: Lake) -> None:
     result = scrape(
         StaticQuoteSource(bars), lake, ["PETR4"], now=NOW, run_id="run-2", execution_arn="arn:x"
     )
+    assert result.manifest_key is not None
     manifest = Manifest.from_json(lake.read_bytes(result.manifest_key))
     assert manifest.producer == "scraper"
     assert manifest.execution_arn == "arn:x"
@@ -63,7 +64,9 @@ def test_manifest_lists_what_was_written(lake: Lake) -> None:
         "dates": ["2025-08-28", "2025-08-29"],
         "rows": 2,
         "manifest_key": "raw/_manifests/run-2/_manifest.json",
+        "failed_tickers": [],
     }
+    assert "failed_tickers" not in json.loads(lake.read_bytes(result.manifest_key))
 
 
 def test_rerun_replaces_files_instead_of_adding_rows(lake: Lake) -> None:
@@ -91,6 +94,7 @@ def test_no_bars_writes_an_empty_manifest_and_no_quotes(lake: Lake) -> None:
     result = scrape(StaticQuoteSource([]), lake, ["PETR4"], date(2025, 8, 30), date(2025, 8, 31))
     assert (result.rows, result.dates) == (0, [])
     assert lake.list_keys("raw/quotes") == []
+    assert result.manifest_key is not None
     assert json.loads(lake.read_bytes(result.manifest_key))["files"] == []
 
 
@@ -118,6 +122,55 @@ def test_source_error_writes_nothing(lake: Lake) -> None:
     assert lake.list_keys("") == []
 
 
+def test_failed_tickers_write_nothing_and_are_named(lake: Lake) -> None:
+    bars = [
+        *make_bars("PETR4", date(2025, 8, 28), 2),
+        *make_bars("ZZZZ3", date(2025, 8, 28), 2),  # returned, yet set aside: never written
+    ]
+    source = StaticQuoteSource(
+        bars, failed={"ZZZZ3": "BRAPI does not know it", "NULL3": "close is missing or null"}
+    )
+
+    result = scrape(source, lake, ["PETR4", "ZZZZ3", "NULL3"], now=NOW, run_id="run-3")
+
+    assert result.tickers == ["PETR4"]
+    assert [f.ticker for f in result.failed] == ["NULL3", "ZZZZ3"]
+    assert lake.list_keys("raw/quotes") == [
+        f"raw/quotes/dt=2025-08-{day}/ticker=PETR4/quotes.parquet" for day in (28, 29)
+    ]
+    manifest = json.loads(lake.read_bytes("raw/_manifests/run-3/_manifest.json"))
+    assert manifest["tickers"] == ["PETR4"]
+    assert manifest["failed_tickers"] == [
+        {"ticker": "NULL3", "reason": "close is missing or null"},
+        {"ticker": "ZZZZ3", "reason": "BRAPI does not know it"},
+    ]
+    assert Manifest.from_json(json.dumps(manifest)).failed_tickers == manifest["failed_tickers"]
+    assert result.to_output() == {
+        "tickers": ["PETR4"],
+        "dates": ["2025-08-28", "2025-08-29"],
+        "rows": 2,
+        "manifest_key": "raw/_manifests/run-3/_manifest.json",
+        "failed_tickers": manifest["failed_tickers"],
+    }
+
+
+def test_every_ticker_failed_writes_nothing_at_all(lake: Lake) -> None:
+    source = StaticQuoteSource(
+        make_bars("PETR4", date(2025, 8, 28), 2), failed={"PETR4": "high below low"}
+    )
+
+    result = scrape(source, lake, ["PETR4"], now=NOW)
+
+    assert lake.list_keys("") == []
+    assert result.to_output() == {
+        "tickers": [],
+        "dates": [],
+        "rows": 0,
+        "manifest_key": None,
+        "failed_tickers": [{"ticker": "PETR4", "reason": "high below low"}],
+    }
+
+
 class TestScrapeRequest:
     def test_scheduled_event_takes_latest_days(self) -> None:
         request = ScrapeRequest.from_event({"tickers": ["PETR4", "vale3"], "run_date": None})
@@ -133,10 +186,23 @@ class TestScrapeRequest:
     def test_missing_tickers_use_the_default(self) -> None:
         assert ScrapeRequest.from_event({}, default_tickers=["ITUB4"]).tickers == ["ITUB4"]
 
+    def test_null_tickers_use_the_default(self) -> None:
+        event = {"tickers": None, "run_date": None}
+        assert ScrapeRequest.from_event(event, default_tickers=["ITUB4"]).tickers == ["ITUB4"]
+
     @pytest.mark.parametrize(
-        "event",
-        [{"run_date": "29/08/2025"}, {"tickers": 42}, {"tickers": ["PETR4"], "run_date": "soon"}],
+        ("event", "message"),
+        [
+            ({"run_date": "29/08/2025"}, "run_date '29/08/2025' is not a date"),
+            ({"tickers": 42}, "tickers must be a list of symbols .* got 42"),
+            ({"tickers": "PETR4,VALE3"}, "tickers must be a list of symbols .* got 'PETR4,VALE3'"),
+            ({"tickers": {"0": "PETR4"}}, "tickers must be a list"),
+            ({"tickers": []}, "tickers is an empty list: a batch needs at least one ticker"),
+            ({"tickers": ["PETR4", 42]}, r"tickers\[1\] is 42, not a symbol string"),
+            ({"tickers": [None]}, r"tickers\[0\] is None"),
+            ({"tickers": ["PETR4"], "run_date": "soon"}, "run_date 'soon'"),
+        ],
     )
-    def test_bad_events_are_rejected(self, event: dict[str, object]) -> None:
-        with pytest.raises(InvalidRequestError):
+    def test_bad_events_are_rejected(self, event: dict[str, object], message: str) -> None:
+        with pytest.raises(InvalidRequestError, match=message):
             ScrapeRequest.from_event(event)

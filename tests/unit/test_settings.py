@@ -4,6 +4,7 @@ import pytest
 
 from b3pipeline.errors import InvalidTickerError, SettingsError
 from b3pipeline.settings import DEFAULT_BRAPI_BASE_URL, Settings, region_of_arn
+from b3pipeline.ticker_pool import FetchPolicy
 
 
 def test_defaults_when_optional_settings_are_absent() -> None:
@@ -13,6 +14,9 @@ def test_defaults_when_optional_settings_are_absent() -> None:
     assert settings.brapi_token is None
     assert settings.log_level == "INFO"
     assert settings.lake_io_concurrency == 32
+    assert settings.fetch_policy() == FetchPolicy(
+        concurrency=8, tickers_per_request=1, max_failed_share=0.1
+    )
 
 
 def test_reads_every_variable() -> None:
@@ -26,6 +30,9 @@ def test_reads_every_variable() -> None:
             "B3_TICKERS": "petr4,VALE3",
             "LOG_LEVEL": "debug",
             "LAKE_IO_CONCURRENCY": " 64 ",
+            "BRAPI_CONCURRENCY": "16",
+            "BRAPI_TICKERS_PER_REQUEST": "10",
+            "B3_MAX_FAILED_TICKER_SHARE": "0.25",
         }
     )
     assert settings.lake_uri == "s3://bucket/lake"
@@ -36,6 +43,9 @@ def test_reads_every_variable() -> None:
     assert settings.tickers == ["PETR4", "VALE3"]
     assert settings.log_level == "DEBUG"
     assert settings.lake_io_concurrency == 64
+    assert settings.fetch_policy() == FetchPolicy(
+        concurrency=16, tickers_per_request=10, max_failed_share=0.25
+    )
 
 
 def test_missing_required_settings_fail_loudly() -> None:
@@ -55,6 +65,15 @@ def test_missing_required_settings_fail_loudly() -> None:
         ({"LAKE_IO_CONCURRENCY": "0"}, SettingsError, "LAKE_IO_CONCURRENCY='0' is not"),
         ({"LAKE_IO_CONCURRENCY": "many"}, SettingsError, "from 1 to 256"),
         ({"LAKE_IO_CONCURRENCY": "257"}, SettingsError, "LAKE_IO_CONCURRENCY"),
+        ({"BRAPI_CONCURRENCY": "0"}, SettingsError, "BRAPI_CONCURRENCY='0' is not .* 1 to 64"),
+        ({"BRAPI_CONCURRENCY": "65"}, SettingsError, "BRAPI_CONCURRENCY='65'"),
+        ({"BRAPI_CONCURRENCY": "2.5"}, SettingsError, "BRAPI_CONCURRENCY='2.5'"),
+        ({"BRAPI_TICKERS_PER_REQUEST": "0"}, SettingsError, "BRAPI_TICKERS_PER_REQUEST='0'"),
+        ({"BRAPI_TICKERS_PER_REQUEST": "101"}, SettingsError, "free plan takes 1"),
+        ({"B3_MAX_FAILED_TICKER_SHARE": "10%"}, SettingsError, "from 0 to 1"),
+        ({"B3_MAX_FAILED_TICKER_SHARE": "1.5"}, SettingsError, "B3_MAX_FAILED_TICKER_SHARE='1.5'"),
+        ({"B3_MAX_FAILED_TICKER_SHARE": "-0.1"}, SettingsError, "B3_MAX_FAILED_TICKER_SHARE"),
+        ({"B3_MAX_FAILED_TICKER_SHARE": "nan"}, SettingsError, "B3_MAX_FAILED_TICKER_SHARE"),
     ],
 )
 def test_malformed_settings_are_rejected(

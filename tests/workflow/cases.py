@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from b3pipeline.batch_output import MAX_BATCHES, MAX_RUN_TICKERS
 from b3pipeline.manifest import Manifest
 from b3pipeline.trigger import execution_input
 
+from .batch_mocks import FULL_MARKET_TICKERS, FULL_MARKET_WITH_TWO_BAD, SCENARIOS
 from .summaries import JOB_RUN_ID
 
 # Short Wait states: the suite must not sleep 30 s per poll.
@@ -27,20 +29,19 @@ S3_TRIGGERED: dict[str, Any] = {
     **execution_input("b3-lake", BACKFILL_KEY, BACKFILL_MANIFEST),
     "settings": FAST,
 }
-# Four hundred distinct valid tickers of the longest form B3 has (4 letters, 2 digits, F):
-# every quality query parameter is as long as a batch of 100 can make it.
-FULL_MARKET_TICKERS = [
-    f"{first}{second}{third}Y11F"
-    for first in "ABCD"
-    for second in "EFGHIJKLMN"
-    for third in "OPQRSTUVWX"
-]
 FULL_MARKET: dict[str, Any] = {**S3_TRIGGERED, "tickers": FULL_MARKET_TICKERS}
+# The scheduled input of a full market: 400 tickers, 8 batches of 50, 2 at a time.
+FULL_MARKET_SCHEDULED: dict[str, Any] = {**SCHEDULED, "tickers": FULL_MARKET_TICKERS}
 
 CHECK_INPUT = ["Load Defaults", "Input Is Object?"]
 CHECK_SETTINGS = [*CHECK_INPUT, "Merge Input", "Merge Settings", "Read Settings", "Settings Valid?"]
 INIT = [*CHECK_SETTINGS, "Route Input"]
-SCRAPED = [*INIT, "Scrape Quotes", "Use Scrape Result", "Batch Valid?", "Any New Data?"]
+CHECK_TICKERS = [*INIT, "Tickers Valid?"]
+PLAN = [*CHECK_TICKERS, "Plan Batches", "Batches Within Limit?", "Scrape Batches"]
+MERGED = ["Merge Batches", "Use Scrape Result", "Batch Valid?", "Any New Data?"]
+SCRAPED = [*PLAN, "Scrape Quotes", *MERGED]
+# A batch whose Scrape Quotes still fails after its retries: the Map stops, the run alerts.
+SCRAPE_BATCH_FAILED = ["Scrape Batch Error", "Scrape Batch Failed", "Scrape Quotes Error"]
 FROM_MANIFEST = [*INIT, "Use Manifest Batch", "Batch Valid?", "Any New Data?"]
 RUN_JOB = ["Compute Window", "Run Transform Job"]
 READ_SUMMARY = [*RUN_JOB, "Transform Succeeded?", "Read Transform Summary", "Summary Is JSON?"]
@@ -59,10 +60,12 @@ FAILED = ["Notify Failure", "Pipeline Failed"]
 # EventBridge rule of terraform/monitoring.tf sends (it skips every other B3Pipeline.* error).
 NOTIFY_FAILED = "B3Pipeline.NotifyFailed"
 ALERT_NOT_SENT = ["Notify Failure", "Alert Not Sent", "Pipeline Failed"]
+SUCCEEDED = ["Any Tickers Failed?", "Pipeline Succeeded"]
+TICKERS_FAILED = ["Tickers Failed", *FAILED]
 # The job registered every partition: straight from the transform to the quality query.
-HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
+HAPPY_DAILY_RUN = [*SCRAPED, *TRANSFORM, *QUALITY, *SUCCEEDED]
 # The catalog needs repair (or settings.crawl = "always"): the crawler runs first.
-CRAWLED_DAILY_RUN = [*SCRAPED, *TRANSFORM, *CRAWL, *POLL, *QUALITY, "Pipeline Succeeded"]
+CRAWLED_DAILY_RUN = [*SCRAPED, *TRANSFORM, *CRAWL, *POLL, *QUALITY, *SUCCEEDED]
 SUMMARY_CHECK_CAUSE = (
     f"The summary of Glue job run {JOB_RUN_ID} (s3://b3-lake/runs/transform/{JOB_RUN_ID}.json)"
     " is not a JSON object with a boolean catalog_current"
@@ -114,7 +117,7 @@ SCRAPER_RESULT_INVALID = Expected(
 CASES: dict[str, Expected] = {
     "HappyScheduledRun": Expected(SCHEDULED, "SUCCEEDED", HAPPY_DAILY_RUN),
     "S3TriggeredRun": Expected(
-        S3_TRIGGERED, "SUCCEEDED", [*FROM_MANIFEST, *TRANSFORM, *QUALITY, "Pipeline Succeeded"]
+        S3_TRIGGERED, "SUCCEEDED", [*FROM_MANIFEST, *TRANSFORM, *QUALITY, *SUCCEEDED]
     ),
     "CatalogNotCurrentCrawls": Expected(SCHEDULED, "SUCCEEDED", CRAWLED_DAILY_RUN),
     "CrawlForcedBySettings": Expected(
@@ -169,13 +172,16 @@ CASES: dict[str, Expected] = {
     "CrawlerAlreadyRunningRetry": Expected(
         SCHEDULED, "SUCCEEDED", CRAWLED_DAILY_RUN, retries={"Start Crawler": 1}
     ),
+    # The Map's Catch takes the batch's failure, which names the batch and its error.
     "ScraperFailure": Expected(
         SCHEDULED,
         "FAILED",
-        [*INIT, "Scrape Quotes", "Scrape Quotes Error", *FAILED],
+        [*PLAN, "Scrape Quotes", *SCRAPE_BATCH_FAILED, *FAILED],
         error="B3Pipeline.ScrapeFailed",
         failed_state="Scrape Quotes",
-        caught_error="BrapiUnauthorizedError",
+        caught_error="B3Pipeline.ScrapeFailed",
+        caught_cause_prefix="Batch 1 of 1 failed after its retries, so the run stopped before the "
+        "transform",
     ),
     "GlueJobFailure": Expected(
         SCHEDULED,
@@ -217,7 +223,7 @@ CASES: dict[str, Expected] = {
     "CrawlerShowsEarlierCrawlFirst": Expected(
         SCHEDULED,
         "SUCCEEDED",
-        [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * 3, *QUALITY, "Pipeline Succeeded"],
+        [*SCRAPED, *TRANSFORM, *CRAWL, *POLL * 3, *QUALITY, *SUCCEEDED],
     ),
     # The crawler only ever shows the earlier crawl: the loop never judges it, and times out.
     "CrawlerNeverStartsThisRunsCrawl": CRAWLER_TIMED_OUT,
@@ -287,7 +293,7 @@ CASES: dict[str, Expected] = {
             *TRANSFORM,
             "Run Quality Checks",
             *(QUALITY[1:] * 4),
-            "Pipeline Succeeded",
+            *SUCCEEDED,
         ],
         concurrent_from="Run Quality Checks",
     ),
@@ -295,13 +301,98 @@ CASES: dict[str, Expected] = {
     "AlertNotSent": Expected(
         SCHEDULED,
         "FAILED",
-        [*INIT, "Scrape Quotes", "Scrape Quotes Error", *ALERT_NOT_SENT],
+        [*PLAN, "Scrape Quotes", *SCRAPE_BATCH_FAILED, *ALERT_NOT_SENT],
         error="B3Pipeline.ScrapeFailed",
         failed_state="Scrape Quotes",
-        caught_error="BrapiUnauthorizedError",
+        caught_error="B3Pipeline.ScrapeFailed",
         retries={"Notify Failure": 3},
         alert_sent=False,
         publish_error="SNS.AuthorizationErrorException",
+    ),
+    # A full market, scheduled: 8 batches of 50 (the default size), 2 at a time, merged
+    # into one window; four quality queries.
+    "FullMarketInBatches": Expected(
+        FULL_MARKET_SCHEDULED,
+        "SUCCEEDED",
+        [
+            *PLAN,
+            *["Scrape Quotes"] * len(SCENARIOS["FullMarket"].batches()),
+            *MERGED,
+            *TRANSFORM,
+            "Run Quality Checks",
+            *(QUALITY[1:] * 4),
+            *SUCCEEDED,
+        ],
+        concurrent_from="Run Quality Checks",
+    ),
+    # 400 good tickers and two BRAPI refuses (one unknown, one with a null close), each in
+    # its own batch: the 400 are transformed and checked, then the run fails naming both.
+    "FullMarketTwoTickersSetAside": Expected(
+        {**SCHEDULED, "tickers": FULL_MARKET_WITH_TWO_BAD},
+        "FAILED",
+        [
+            *PLAN,
+            *["Scrape Quotes"] * len(SCENARIOS["FullMarketTwoSetAside"].batches()),
+            *MERGED,
+            *TRANSFORM,
+            "Run Quality Checks",
+            *(QUALITY[1:] * 4),
+            "Any Tickers Failed?",
+            *TICKERS_FAILED,
+        ],
+        error="B3Pipeline.TickersFailed",
+        failed_state="Scrape Quotes",
+        cause_prefix="2 tickers were set aside by the scrape and nothing of them was written",
+        concurrent_from="Run Quality Checks",
+    ),
+    # Every ticker set aside: nothing was written, and that is a failure, not a quiet day.
+    "EveryTickerSetAside": Expected(
+        {**SCHEDULED, "tickers": ["ZZZZ3", "YYYY3"], "settings": {**FAST, "scrape_batch_size": 1}},
+        "FAILED",
+        [*PLAN, "Scrape Quotes", "Scrape Quotes", *MERGED, *TICKERS_FAILED],
+        error="B3Pipeline.TickersFailed",
+        failed_state="Scrape Quotes",
+        cause_prefix="2 tickers were set aside by the scrape and nothing of them was written",
+    ),
+    # One ticker per batch, one batch at a time: the second batch's BRAPI stays unavailable
+    # through both retries; the third batch never starts and nothing is transformed.
+    "ScrapeBatchFailsAfterRetries": Expected(
+        {
+            **SCHEDULED,
+            "tickers": ["PETR4", "VALE3", "ITUB4"],
+            "settings": {**FAST, "scrape_batch_size": 1, "scrape_max_concurrency": 1},
+        },
+        "FAILED",
+        [*PLAN, "Scrape Quotes", "Scrape Quotes", *SCRAPE_BATCH_FAILED, *FAILED],
+        error="B3Pipeline.ScrapeFailed",
+        failed_state="Scrape Quotes",
+        caught_error="B3Pipeline.ScrapeFailed",
+        caught_cause_prefix="Batch 2 of 3 failed after its retries, so the run stopped before the "
+        "transform (the batches that finished wrote their raw files; a rerun rewrites them). "
+        'Its tickers: ["VALE3"]. Its error: {"Error":"BrapiUnavailableError"',
+        retries={"Scrape Quotes": 2},
+    ),
+    "MalformedTickers": Expected(
+        {**SCHEDULED, "tickers": "PETR4"},
+        "FAILED",
+        [*CHECK_TICKERS, "Invalid Tickers", *FAILED],
+        error="B3Pipeline.InputCheckFailed",
+        failed_state="Tickers Valid?",
+        cause_prefix="tickers must be a list of B3 symbols",
+    ),
+    # One ticker per batch over more tickers than a run has batches.
+    "TooManyBatches": Expected(
+        {
+            **SCHEDULED,
+            "tickers": FULL_MARKET_TICKERS[: MAX_BATCHES + 1],
+            "settings": {**FAST, "scrape_batch_size": 1},
+        },
+        "FAILED",
+        [*CHECK_TICKERS, "Plan Batches", "Batches Within Limit?", "Too Many Batches", *FAILED],
+        error="B3Pipeline.InputCheckFailed",
+        failed_state="Batches Within Limit?",
+        cause_prefix=f"The {MAX_BATCHES + 1} tickers in batches of settings.scrape_batch_size 1 "
+        f"make {MAX_BATCHES + 1} batches; a run takes at most {MAX_BATCHES}",
     ),
     "MalformedInput": Expected(
         [],
@@ -345,4 +436,29 @@ MALFORMED_SETTINGS: list[tuple[Any, list[str]]] = [
     ({"crawl": "ALWAYS"}, CHECK_SETTINGS),
     ({"crawl": True}, CHECK_SETTINGS),
     ({"crawl": None}, CHECK_SETTINGS),
+    ({"scrape_batch_size": 0}, CHECK_SETTINGS),
+    ({"scrape_batch_size": 1.5}, CHECK_SETTINGS),
+    ({"scrape_batch_size": 50.0}, CHECK_SETTINGS),
+    ({"scrape_batch_size": 101}, CHECK_SETTINGS),
+    ({"scrape_batch_size": "50"}, CHECK_SETTINGS),
+    ({"scrape_batch_size": None}, CHECK_SETTINGS),
+    ({"scrape_max_concurrency": 0}, CHECK_SETTINGS),
+    ({"scrape_max_concurrency": 2.5}, CHECK_SETTINGS),
+    ({"scrape_max_concurrency": 41}, CHECK_SETTINGS),
+    ({"scrape_max_concurrency": True}, CHECK_SETTINGS),
 ]
+
+# Tickers the scheduled route refuses before splitting them (States.ArrayPartition would
+# end the run in States.Runtime on anything but a list), with the failure state.
+MALFORMED_TICKERS: list[tuple[Any, str]] = [
+    ([], "Invalid Tickers"),
+    ("PETR4", "Invalid Tickers"),
+    ("PETR4,VALE3", "Invalid Tickers"),
+    ({"0": "PETR4"}, "Invalid Tickers"),
+    (None, "Invalid Tickers"),
+    (4, "Invalid Tickers"),
+    ([4, "PETR4"], "Invalid Tickers"),
+    ([["PETR4"]], "Invalid Tickers"),
+    (FULL_MARKET_TICKERS * 5 + ["PETR4"], "Too Many Tickers"),
+]
+assert len(MALFORMED_TICKERS[-1][0]) == MAX_RUN_TICKERS + 1

@@ -202,7 +202,13 @@ class MotoEngine(Engine):
        gets the first response; Step Functions Local numbers every invocation of a state in
        the execution, retries and re-entries alike, and a response key is a range of those
        numbers ("0", "1-2"; "Configuration file for mocked service integrations"): the
-       harness counts invocations per execution and state and answers from that range.
+       harness counts invocations per execution and state and answers from that range;
+    9. a Choice rule whose Variable is not in the input evaluates to false here (every
+       comparison, IsString and IsNumeric included), while on AWS "If the state input doesn't
+       contain the [Variable's] field, the execution fails" ("Choice workflow state", its
+       example's note): only IsPresent may look at a path that may be missing. The harness
+       ends such an execution in States.Runtime, so a rule that reads a path no rule before
+       it proved present fails the tests as it would fail the run.
 
     `started()` is the one fixture that installs all of these; tests/workflow/
     test_engine_fidelity.py shows each rule on a small machine, and fails without it.
@@ -230,6 +236,11 @@ class MotoEngine(Engine):
     def started(cls) -> Iterator[MotoEngine]:
         import moto
         from moto import mock_aws
+        from moto.stepfunctions.parser import api
+        from moto.stepfunctions.parser.asl.component.common.error_name import (
+            failure_event,
+            states_error_name_type,
+        )
         from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
             CustomErrorName,
         )
@@ -240,12 +251,18 @@ class MotoEngine(Engine):
             StatesErrorName,
         )
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.choice.comparison import (
+            comparison_operator_type,
+            comparison_variable,
+            variable,
+        )
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
             iteration_worker,
         )
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
         from moto.stepfunctions.parser.asl.eval.environment import Environment
+        from moto.stepfunctions.parser.asl.eval.event import event_detail as event_detail_module
 
         if moto.__version__ != MOTO_VERSION:
             raise RuntimeError(
@@ -259,6 +276,12 @@ class MotoEngine(Engine):
         execute_state_class: Any = execute_state.ExecutionState
         error_equals_class: Any = ErrorEqualsDecl
         environment_class: Any = Environment
+        event_detail: Any = event_detail_module  # moto internals, patched on purpose (restored)
+        comparison_class: Any = comparison_variable.ComparisonVariable
+        is_present = comparison_operator_type.ComparisonOperatorType.IsPresent
+        no_such_variable = variable.NoSuchVariable
+        runtime: Any = states_error_name_type.StatesErrorNameType.StatesRuntime
+        original_comparison = comparison_class._eval_body
         original_error_output = execute_state_class._construct_error_output_value
         original_error_equals = error_equals_class._eval_body
         original_mocked_response = environment_class.get_current_mocked_response
@@ -296,6 +319,27 @@ class MotoEngine(Engine):
                     return response
             raise RuntimeError(f"no mocked response for invocation {invocation} of {state!r}")
 
+        def comparison_needing_its_variable(rule: Any, env: Any) -> None:
+            if rule.comparison_function.operator_type != is_present:
+                rule.variable.eval(env)
+                value = env.stack.pop()
+                if isinstance(value, no_such_variable):
+                    details = event_detail.EventDetails(
+                        executionFailedEventDetails=api.ExecutionFailedEventDetails(
+                            error=runtime.to_name(),
+                            cause=f"Invalid path {value.path}: a Choice rule's Variable is missing",
+                        )
+                    )
+                    raise failure_event.FailureEventException(
+                        failure_event=failure_event.FailureEvent(
+                            env=env,
+                            error_name=StatesErrorName(typ=runtime),
+                            event_type=api.HistoryEventType.ExecutionFailed,
+                            event_details=details,
+                        )
+                    )
+            original_comparison(rule, env)
+
         def error_output_without_absent_cause(failure_event: Any) -> Any:
             output = original_error_output(failure_event)
             details: dict[str, Any] = next(iter(failure_event.event_details.values()), {})
@@ -316,6 +360,7 @@ class MotoEngine(Engine):
             )
             error_equals_class._eval_body = error_equals_as_documented
             environment_class.get_current_mocked_response = mocked_response_by_invocation
+            comparison_class._eval_body = comparison_needing_its_variable
             try:
                 engine._create()
                 yield engine
@@ -328,6 +373,7 @@ class MotoEngine(Engine):
                 )
                 error_equals_class._eval_body = original_error_equals
                 environment_class.get_current_mocked_response = original_mocked_response
+                comparison_class._eval_body = original_comparison
 
     @classmethod
     def runnable(cls, definition: str) -> str:

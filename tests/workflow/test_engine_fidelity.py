@@ -3,12 +3,16 @@
 Each rule runs on a small state machine through MotoEngine (tests/workflow/sfn_harness.py,
 whose `started()` fixture installs the corrections); every test here fails on moto 5.2.5
 without them. The last test shows what the rule means for the pipeline itself: its
-scraper check exists because the old ResultSelector ended the run in States.Runtime.
+check of the scraper's merged output exists because a ResultSelector would end the run in
+States.Runtime.
 
 Step Functions, "Handling errors in Step Functions workflows":
 https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
 - "States.ALL ... cannot catch the States.DataLimitExceeded terminal error or Runtime error
   types"; error names starting with "States." are the service's own.
+Step Functions, "Choice workflow state":
+https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html
+- a Choice rule whose Variable is not in the input fails the execution (IsPresent aside).
 Step Functions, "Configuration file for mocked service integrations":
 https://docs.aws.amazon.com/step-functions/latest/dg/sfn-local-mock-cfg-file.html
 - a mocked response's key is the number of the state's invocation ("0", "1-2", "3").
@@ -154,22 +158,65 @@ def test_mocked_responses_follow_the_invocation_number(moto: MotoEngine) -> None
     assert result.states_entered == ["Call", "Done?"] * 4 + ["End"]
 
 
+def _choice(rule: dict[str, Any]) -> dict[str, Any]:
+    """A Choice whose one rule leads to Matched (else Unmatched)."""
+    return {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{**rule, "Next": "Matched"}],
+                "Default": "Unmatched",
+            },
+            "Matched": {"Type": "Succeed"},
+            "Unmatched": {"Type": "Succeed"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"Variable": "$.tickers[0]", "StringEquals": "PETR4"},
+        {"Variable": "$.tickers[0]", "IsString": True},
+        {"Not": {"Variable": "$.tickers[0]", "IsString": True}},
+        {"Variable": "$.count", "NumericGreaterThan": 0},
+    ],
+    ids=json.dumps,
+)
+def test_a_choice_rule_on_a_missing_variable_is_a_runtime_error(
+    moto: MotoEngine, rule: dict[str, Any]
+) -> None:
+    """ "Choice workflow state": "If the state input doesn't contain the $.type field, the
+    execution fails" (moto answers false instead)."""
+    result = moto.run_definition(_choice(rule), _mocks(), {"tickers": []})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.states_entered == ["Check"]
+
+
+def test_is_present_may_look_at_a_missing_variable(moto: MotoEngine) -> None:
+    rule = {"Variable": "$.tickers[0]", "IsPresent": False}
+    result = moto.run_definition(_choice(rule), _mocks(), {"tickers": []})
+    assert (result.status, result.states_entered) == ("SUCCEEDED", ["Check", "Matched"])
+
+
 def test_the_pipeline_without_its_scraper_check_ends_in_an_uncaught_runtime_error(
     moto: MotoEngine,
 ) -> None:
-    """The ResultSelector Scrape Quotes had before Batch Valid? existed: a Lambda payload
+    """The ResultSelector the scraper's Task had before Batch Valid? existed, here on Merge
+    Batches (the scraper function's call whose output the run reads): a Lambda payload
     without tickers (an errorMessage object) ends the run in States.Runtime, with no alert,
     although the state's Catch takes States.ALL."""
     definition = json.loads(render_definition(ASL_PATH.read_text(encoding="utf-8"), PLACEHOLDERS))
-    scrape = definition["States"]["Scrape Quotes"]
-    scrape["ResultSelector"] = {
+    merge = definition["States"]["Merge Batches"]
+    merge["ResultSelector"] = {
         "tickers.$": "$.Payload.tickers",
         "dates.$": "$.Payload.dates",
         "rows.$": "$.Payload.rows",
-        "manifest_key.$": "$.Payload.manifest_key",
+        "manifest_keys.$": "$.Payload.manifest_keys",
     }
-    scrape["ResultPath"] = "$.batch"
-    scrape["Next"] = "Any New Data?"
+    merge["ResultPath"] = "$.batch"
+    merge["Next"] = "Any New Data?"
     config = load_mock_config()
     mocks = config["StateMachines"][STATE_MACHINE_NAME]["TestCases"]["ScraperBrokeItsContract"]
     result = moto.run_definition(
@@ -181,5 +228,5 @@ def test_the_pipeline_without_its_scraper_check_ends_in_an_uncaught_runtime_erro
         SCHEDULED,
     )
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
-    assert result.states_entered[-1] == "Scrape Quotes"
+    assert result.states_entered[-1] == "Merge Batches"
     assert "Notify Failure" not in result.states_entered

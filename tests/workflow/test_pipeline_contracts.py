@@ -6,6 +6,7 @@ The parameters come from TaskScheduled events of real executions (see sfn_harnes
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import sqlglot
 
+from b3pipeline.batch_output import FAILED_TICKERS_MAX_CHARS, MAX_RUN_TICKERS
 from b3pipeline.catalog import read_sql_file
 from b3pipeline.quality import (
     QUALITY_CHECK_FILE,
@@ -22,13 +24,15 @@ from b3pipeline.quality import (
     quality_ticker_batches,
 )
 from b3pipeline.run_summary import run_summary_key
+from b3pipeline.ticker_pool import ticker_batches
 from b3pipeline.tickers import parse_tickers
 from tests.infra._athena_sql import athena_parameter_markers
 from tests.support.botocore_models import shape
-from tests.support.modules import load_module
+from tests.support.modules import FakeLambdaContext, load_module
 
+from .batch_mocks import DEFAULT_BATCH_SIZE, mocked_payloads, mocked_payloads_in_config
 from .cases import CASES
-from .sfn_harness import ASL_PATH, PLACEHOLDERS, Engine, load_mock_config
+from .sfn_harness import ASL_PATH, PLACEHOLDERS, STATE_MACHINE_NAME, Engine, load_mock_config
 from .summaries import mocked_summaries
 
 pytestmark = pytest.mark.workflow
@@ -44,15 +48,61 @@ def glue_entry() -> ModuleType:
     return load_module("glue/transform_job.py", "b3_glue_transform_job_contract")
 
 
-@pytest.mark.parametrize("test_case", ["HappyScheduledRun", "ScraperThrottledThenSucceeds"])
+@pytest.mark.parametrize(
+    "test_case",
+    ["HappyScheduledRun", "ScraperThrottledThenSucceeds", "FullMarketTwoTickersSetAside"],
+)
 def test_scraper_accepts_what_scrape_quotes_sends(
     engine: Engine, scraper_handler: ModuleType, test_case: str
 ) -> None:
-    result = engine.run(test_case, CASES[test_case].execution_input)
+    expected = CASES[test_case].execution_input
+    result = engine.run(test_case, expected)
+    batches = []
     for parameters in result.scheduled["Scrape Quotes"]:
         request: Any = scraper_handler.parse_event(parameters["Payload"])
-        assert list(request.tickers) == ["PETR4"]
         assert request.execution_arn == result.arn
+        assert request.batch_count == len(ticker_batches(expected["tickers"], DEFAULT_BATCH_SIZE))
+        batches.append(list(request.tickers))
+    retried = sum(result.retries.values())
+    assert len(batches) == request.batch_count + retried
+    assert sorted(t for batch in batches for t in batch) == sorted(
+        expected["tickers"] * (1 + retried)
+    )
+
+
+@pytest.mark.parametrize(
+    "test_case",
+    [
+        "HappyScheduledRun",
+        "NoTradingDay",
+        "FullMarketInBatches",
+        "FullMarketTwoTickersSetAside",
+        "EveryTickerSetAside",
+    ],
+)
+def test_the_real_merge_of_what_the_map_produced_is_the_mocked_merge(
+    engine: Engine, scraper_handler: ModuleType, test_case: str
+) -> None:
+    """Merge Batches is mocked; the scraper's real merge, given what the Map really handed
+    to Merge Batches, returns that mock (tickers compared as a set: iterations running at
+    once take each other's invocation numbers, hence each other's mocked outputs)."""
+    result = engine.run(test_case, CASES[test_case].execution_input)
+    (merge,) = result.scheduled["Merge Batches"]
+    real = scraper_handler.lambda_handler(
+        merge["Payload"], FakeLambdaContext(function_name="b3-scraper")
+    )
+    name = load_mock_config()["StateMachines"][STATE_MACHINE_NAME]["TestCases"][test_case]
+    (mocked,) = mocked_payloads_in_config(load_mock_config())[name["Merge Batches"]]
+    assert sorted(real.pop("tickers")) == sorted(mocked.pop("tickers"))
+    assert sorted(real.pop("manifest_keys")) == sorted(mocked.pop("manifest_keys"))
+    assert real == mocked
+
+
+def test_mocked_scraper_outputs_are_what_the_scraper_builds() -> None:
+    """Each mocked Scrape Quotes answer is a batch output the scraper builds for its
+    scenario, each mocked Merge Batches answer the real merge of them (refresh:
+    python -m tests.workflow.batch_mocks)."""
+    assert mocked_payloads_in_config(load_mock_config()) == mocked_payloads()
 
 
 @pytest.mark.parametrize("test_case", ["HappyScheduledRun", "S3TriggeredRun"])
@@ -159,3 +209,20 @@ def test_mocked_summaries_are_what_the_job_writes() -> None:
     current = json.loads(expected["SummaryCatalogCurrent"])
     assert current["catalog_current"] is True
     assert json.loads(expected["SummaryRegistrationFailed"])["catalog_current"] is False
+
+
+def test_the_tickers_failed_cause_fits_a_fail_state_s_cause() -> None:
+    """Tickers Failed puts the merged failed_tickers (at most FAILED_TICKERS_MAX_CHARS as
+    JSON, b3pipeline.batch_output) in a sentence that becomes Pipeline Failed's cause: at
+    most 32,768 characters (ExecutionFailedEventDetails `cause`, botocore's SensitiveCause).
+    json.dumps's ASCII escapes and spaces make its length an upper bound of the compact
+    text States.JsonToString writes."""
+    definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    cause = definition["States"]["Tickers Failed"]["Parameters"]["cause.$"]
+    found = re.fullmatch(r"States\.Format\('(.*)', \$\.batch\.failed_count, (.*)\)", cause)
+    assert found is not None, cause
+    assert found.group(2) == "States.JsonToString($.batch.failed_tickers)"
+    sentence = found.group(1)
+    assert sentence.count("{}") == 2
+    longest = len(sentence) - 4 + len(str(MAX_RUN_TICKERS)) + FAILED_TICKERS_MAX_CHARS
+    assert longest <= shape("stepfunctions", "SensitiveCause")["max"]

@@ -24,9 +24,10 @@ from .sfn_harness import (
 pytestmark = pytest.mark.workflow
 
 REQUIRED_STATES = [
-    "Route Input", "Scrape Quotes", "Any New Data?", "No Trading Day", "Run Transform Job",
-    "Start Crawler", "Wait For Crawler", "Get Crawler", "Crawler Finished?", "Run Quality Query",
-    "Get Quality Results", "Quality Passed?", "Notify Failure", "Alert Not Sent",
+    "Route Input", "Scrape Batches", "Scrape Quotes", "Merge Batches", "Any New Data?",
+    "No Trading Day", "Run Transform Job", "Start Crawler", "Wait For Crawler", "Get Crawler",
+    "Crawler Finished?", "Run Quality Query", "Get Quality Results", "Quality Passed?",
+    "Any Tickers Failed?", "Tickers Failed", "Notify Failure", "Alert Not Sent",
     "Pipeline Failed", "Pipeline Succeeded",
 ]  # fmt: skip
 
@@ -62,9 +63,20 @@ def _caught_into_notify_failure(name: str, state: dict[str, Any], states: dict[s
             assert states[target]["Next"] == "Notify Failure", name
 
 
+def _caught_into_a_failed_iteration(
+    name: str, state: dict[str, Any], inner: dict[str, Any]
+) -> None:
+    """Inside a Map, a Catch leads through a Pass (which names the item) to a Fail state:
+    the iteration fails, and the Map's own Catch takes it to the alert."""
+    for catcher in state.get("Catch", []):
+        handler = inner[catcher["Next"]]
+        assert handler["Type"] == "Pass", name
+        assert inner[handler["Next"]]["Type"] == "Fail", name
+
+
 def test_every_task_retries_and_is_caught_into_notify_failure() -> None:
-    """A Task at the top level has its own Catch; a Task inside a Map has none, and the Map's
-    Catch takes whatever fails in an iteration."""
+    """A Task at the top level has its own Catch; a Task inside a Map fails its iteration,
+    and the Map's Catch takes whatever fails in an iteration."""
     states = _definition()["States"]
     tasks: dict[str, dict[str, Any]] = {}
     for name, state in states.items():
@@ -75,10 +87,12 @@ def test_every_task_retries_and_is_caught_into_notify_failure() -> None:
             _caught_into_notify_failure(name, state, states)
             inner = state["ItemProcessor"]["States"]
             for inner_name, inner_state in inner.items():
-                assert "Catch" not in inner_state, inner_name
+                _caught_into_a_failed_iteration(inner_name, inner_state, inner)
                 if inner_state["Type"] == "Task":
                     tasks[inner_name] = inner_state
-    assert {"Scrape Quotes", "Run Transform Job", "Run Quality Query"} <= set(tasks)
+    assert {"Scrape Quotes", "Merge Batches", "Run Transform Job", "Run Quality Query"} <= set(
+        tasks
+    )
     for name, state in tasks.items():
         assert state.get("Retry"), name
         for retrier in state["Retry"]:

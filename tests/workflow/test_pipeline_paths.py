@@ -12,14 +12,17 @@ import pytest
 
 from tests.support.botocore_models import shape
 
+from .batch_mocks import FULL_MARKET_TICKERS, SCENARIOS, TWO_BAD
 from .cases import (
     CASES,
     CHECK_INPUT,
     CHECK_SETTINGS,
+    CHECK_TICKERS,
     FAILED,
     FROM_MANIFEST,
     HAPPY_DAILY_RUN,
     MALFORMED_SETTINGS,
+    MALFORMED_TICKERS,
     NOTIFY_FAILED,
     S3_TRIGGERED,
     SCHEDULED,
@@ -85,7 +88,16 @@ def test_scheduled_run_sends_the_window_the_scraper_found(engine: Engine) -> Non
     scrape = result.first_parameters("Scrape Quotes")
     assert scrape == {
         "FunctionName": PLACEHOLDERS["scraper_function_arn"],
-        "Payload": {"tickers": ["PETR4"], "run_date": None, "execution_arn": result.arn},
+        "Payload": {
+            "tickers": ["PETR4"],
+            "run_date": None,
+            "execution_arn": result.arn,
+            "batch_count": 1,
+        },
+    }
+    assert result.first_parameters("Merge Batches") == {
+        "FunctionName": PLACEHOLDERS["scraper_function_arn"],
+        "Payload": {"batches": [SCENARIOS["FiveDays"].outputs()[0]]},
     }
     assert result.first_parameters("Run Transform Job") == {
         "JobName": PLACEHOLDERS["glue_job_name"],
@@ -202,8 +214,9 @@ LARGE = [f"{n:05d}-{'X' * 94}" for n in range(700)]
     [
         (LARGE, "Invalid Input", CHECK_INPUT),
         ({**SCHEDULED, "settings": {"crawl": "".join(LARGE)}}, "Invalid Settings", CHECK_SETTINGS),
+        ({**SCHEDULED, "tickers": "".join(LARGE)}, "Invalid Tickers", CHECK_TICKERS),
     ],
-    ids=["input", "settings"],
+    ids=["input", "settings", "tickers"],
 )
 def test_a_large_invalid_input_still_gets_its_alert(
     engine: Engine, execution_input: Any, invalid_state: str, states_before: list[str]
@@ -269,3 +282,98 @@ def test_the_crawler_loop_remembers_when_this_crawl_was_started(engine: Engine) 
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started_at), started_at
     assert before <= datetime.fromisoformat(started_at) <= after
     assert result.output["crawler"]["polls"] == 3
+
+
+# ------------------------------------------------------------------ the fan-out over batches
+def test_a_full_market_is_scraped_in_batches_and_merged_into_one_window(engine: Engine) -> None:
+    """400 tickers: Plan Batches cuts them in 8 batches of 50 (the default size), each one
+    scraper invocation with the run's batch count; Merge Batches gets every batch's output,
+    and the transform and the quality gate get the merged window."""
+    result = _run(engine, "FullMarketInBatches")
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None and "scrape_plan" not in result.output  # dropped
+
+    scraped = result.scheduled["Scrape Quotes"]
+    batches = [call["Payload"]["tickers"] for call in scraped]
+    assert len(scraped) == 8
+    assert sorted(batches) == sorted(
+        FULL_MARKET_TICKERS[start : start + 50] for start in range(0, 400, 50)
+    )
+    for call in scraped:
+        assert call["FunctionName"] == PLACEHOLDERS["scraper_function_arn"]
+        assert call["Payload"]["batch_count"] == 8
+        assert call["Payload"]["run_date"] is None
+        assert call["Payload"]["execution_arn"] == result.arn
+    (merge,) = result.scheduled["Merge Batches"]
+    outputs = merge["Payload"]["batches"]
+    assert len(outputs) == 8
+    assert sorted(t for output in outputs for t in output["tickers"]) == sorted(FULL_MARKET_TICKERS)
+    window = result.first_parameters("Run Transform Job")["Arguments"]
+    assert sorted(json.loads(window["--tickers"])) == sorted(FULL_MARKET_TICKERS)
+    assert (window["--start_date"], window["--end_date"]) == ("2025-08-29", "2025-08-29")
+    assert len(result.scheduled["Run Quality Query"]) == 4
+
+
+def test_the_map_runs_as_many_batches_at_once_as_the_setting_says() -> None:
+    """MaxConcurrencyPath reads settings.scrape_max_concurrency (Map state, Inline mode:
+    "MaxConcurrencyPath"; at most 40 iterations at once)."""
+    definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
+    scrape = definition["States"]["Scrape Batches"]
+    assert scrape["MaxConcurrencyPath"] == "$.settings.scrape_max_concurrency"
+    assert scrape["ItemsPath"] == "$.scrape_plan.batches"
+    assert definition["States"]["Plan Batches"]["Parameters"]["batches.$"] == (
+        "States.ArrayPartition($.input.tickers, $.settings.scrape_batch_size)"
+    )
+
+
+def test_two_tickers_set_aside_are_named_with_their_reasons_after_the_quality_gate(
+    engine: Engine,
+) -> None:
+    result = _run(engine, "FullMarketTwoTickersSetAside")
+    assert result.error == "B3Pipeline.TickersFailed", result.cause
+    window = result.first_parameters("Run Transform Job")["Arguments"]
+    assert sorted(json.loads(window["--tickers"])) == sorted(FULL_MARKET_TICKERS)
+    assert result.states_entered.index("Any Tickers Failed?") > result.states_entered.index(
+        "Run Quality Checks"
+    )
+    assert result.cause is not None
+    named = json.loads(result.cause[result.cause.index(": [") + 2 :])
+    assert named == [{"ticker": t, "reason": TWO_BAD[t]} for t in sorted(TWO_BAD)]
+
+
+def test_a_run_whose_every_ticker_was_set_aside_transforms_nothing(engine: Engine) -> None:
+    result = _run(engine, "EveryTickerSetAside")
+    assert result.error == "B3Pipeline.TickersFailed", result.cause
+    assert "Run Transform Job" not in result.scheduled
+    assert "No Trading Day" not in result.states_entered
+    assert result.cause is not None and '"ZZZZ3"' in result.cause and '"YYYY3"' in result.cause
+
+
+def test_a_batch_failing_after_its_retries_stops_the_run_naming_it(engine: Engine) -> None:
+    """The second of three one-ticker batches stays unavailable through the Task's two
+    BrapiUnavailableError retries (60 s, then 120 s, no jitter); the third never runs."""
+    result = _run(engine, "ScrapeBatchFailsAfterRetries")
+    assert [call["Payload"]["tickers"] for call in result.scheduled["Scrape Quotes"]] == [
+        ["PETR4"],
+        ["VALE3"],
+        ["VALE3"],
+        ["VALE3"],
+    ]
+    assert "Merge Batches" not in result.scheduled
+    assert "Run Transform Job" not in result.scheduled
+    if result.retry_delays is not None:
+        assert result.retry_delays == [60.0, 120.0]
+
+
+@pytest.mark.parametrize(("tickers", "failure"), MALFORMED_TICKERS, ids=lambda v: repr(v)[:40])
+def test_malformed_tickers_end_in_an_alerted_failure(
+    engine: Engine, tickers: Any, failure: str
+) -> None:
+    result = engine.run("MalformedTickers", {**SCHEDULED, "tickers": tickers})
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.InputCheckFailed"), result.cause
+    assert result.states_entered == [*CHECK_TICKERS, failure, *FAILED]
+    message = json.loads(result.first_parameters("Notify Failure")["Message"])
+    if failure == "Invalid Tickers":  # a fixed cause: the input itself could be too large
+        assert message["cause"] == _fixed_cause("Invalid Tickers")
+    else:
+        assert message["cause"].startswith(f"The execution input has {len(tickers)} tickers")
