@@ -247,9 +247,9 @@ def test_bucket_name_variable_accepts_what_s3_accepts(name: str) -> None:
 
 
 def _tickers_validation_pattern() -> str:
-    (block,) = _hcl.variables()["tickers"]["validation"]
-    found = re.search(r'can\(regex\("((?:[^"\\]|\\.)*)", t\)\)', block["condition"])
-    assert found, block["condition"]
+    pattern = r'can\(regex\("((?:[^"\\]|\\.)*)", t\)\)'
+    conditions = [block["condition"] for block in _hcl.variables()["tickers"]["validation"]]
+    (found,) = [match for c in conditions if (match := re.search(pattern, c))]
     return found[1].replace("\\\\", "\\")
 
 
