@@ -97,7 +97,6 @@ resource "aws_lambda_function" "scraper" {
       BRAPI_CONCURRENCY          = tostring(var.brapi_concurrency)
       BRAPI_TICKERS_PER_REQUEST  = tostring(var.brapi_tickers_per_request)
       B3_MAX_FAILED_TICKER_SHARE = tostring(var.max_failed_ticker_share)
-      B3_TICKERS                 = join(",", var.tickers)
       LOG_LEVEL                  = var.log_level
       POWERTOOLS_SERVICE_NAME    = "b3-scraper"
     }

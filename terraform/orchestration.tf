@@ -14,6 +14,11 @@ locals {
     lake_uri               = local.lake_uri
     lake_bucket            = aws_s3_bucket.lake.bucket
     run_summaries_prefix   = local.run_summaries_prefix
+    # Load Defaults: what a run that names no tickers or fan-out settings uses, whether the
+    # schedule, `make aws-run` or a hand-made start-execution started it.
+    default_tickers        = join(",", var.tickers)
+    scrape_batch_size      = tostring(var.scrape_batch_size)
+    scrape_max_concurrency = tostring(var.scrape_max_concurrency)
   }
 
   glue_catalog_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
@@ -287,14 +292,9 @@ resource "aws_scheduler_schedule" "daily" {
   target {
     arn      = aws_sfn_state_machine.pipeline.arn
     role_arn = aws_iam_role.scheduler.arn
-    input = jsonencode({
-      tickers  = var.tickers
-      run_date = null
-      settings = {
-        scrape_batch_size      = var.scrape_batch_size
-        scrape_max_concurrency = var.scrape_max_concurrency
-      }
-    })
+    # The fan-out settings are the definition's defaults (Load Defaults), rendered from the
+    # same variables: the schedule names only its tickers.
+    input = jsonencode({ tickers = var.tickers, run_date = null })
 
     retry_policy {
       maximum_event_age_in_seconds = 3600

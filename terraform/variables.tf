@@ -66,7 +66,7 @@ variable "bucket_name" {
 }
 
 variable "tickers" {
-  description = "B3 tickers the schedule scrapes every weekday (also the scraper's B3_TICKERS default)."
+  description = "B3 tickers the schedule scrapes every weekday, and every run that names none (the state machine's default)."
   type        = list(string)
   default     = ["PETR4"]
 
@@ -86,7 +86,7 @@ variable "tickers" {
 }
 
 variable "scrape_batch_size" {
-  description = "Tickers per scraper invocation in the state machine's fan-out (settings.scrape_batch_size of the schedule's input). 50 at BRAPI_CONCURRENCY 8 and 300 ms an answer is about 2 s, far below the scraper's timeout."
+  description = "Tickers per scraper invocation in the state machine's fan-out (the default of settings.scrape_batch_size). 50 at BRAPI_CONCURRENCY 8 and 300 ms an answer is about 2 s, far below the scraper's timeout."
   type        = number
   default     = 50
 
@@ -94,10 +94,17 @@ variable "scrape_batch_size" {
     condition     = var.scrape_batch_size >= 1 && var.scrape_batch_size <= 100 && floor(var.scrape_batch_size) == var.scrape_batch_size
     error_message = "scrape_batch_size must be a whole number from 1 to 100."
   }
+
+  # The state machine refuses more than 100 batches (b3pipeline.batch_output.MAX_BATCHES:
+  # Batches Within Limit?): tickers and batch size that make more would fail every run.
+  validation {
+    condition     = var.scrape_batch_size < 1 || ceil(length(var.tickers) / var.scrape_batch_size) <= 100
+    error_message = "tickers in batches of scrape_batch_size make more than 100 batches, the state machine's limit for one run: raise scrape_batch_size."
+  }
 }
 
 variable "scrape_max_concurrency" {
-  description = "Scraper invocations the fan-out runs at once (settings.scrape_max_concurrency of the schedule's input, the Map's MaxConcurrency): BRAPI sees this many times brapi_concurrency requests at once."
+  description = "Scraper invocations the fan-out runs at once (the default of settings.scrape_max_concurrency, the Map's MaxConcurrency): BRAPI sees this many times brapi_concurrency requests at once."
   type        = number
   default     = 2
 

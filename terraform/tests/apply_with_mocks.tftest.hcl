@@ -136,9 +136,19 @@ run "apply_renders_the_state_machine_definition" {
     condition = jsondecode(aws_scheduler_schedule.daily.target[0].input) == {
       tickers  = ["PETR4"]
       run_date = null
-      settings = { scrape_batch_size = 50, scrape_max_concurrency = 2 }
     }
-    error_message = "The schedule should start the state machine with the tickers and the fan-out settings: ${aws_scheduler_schedule.daily.target[0].input}"
+    error_message = "The schedule should start the state machine with its tickers: ${aws_scheduler_schedule.daily.target[0].input}"
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.pipeline.definition).States["Load Defaults"].Parameters.defaults["tickers.$"] == "States.StringSplit('PETR4', ',')" && jsondecode(aws_sfn_state_machine.pipeline.definition).States["Load Defaults"].Parameters.defaults.settings == {
+      crawler_poll_seconds       = 30
+      crawler_max_polls          = 40
+      crawl                      = "auto"
+      "scrape_batch_size.$"      = "States.StringToJson('50')"
+      "scrape_max_concurrency.$" = "States.StringToJson('2')"
+    }
+    error_message = "Load Defaults should default to the deployed tickers and fan-out settings (tickers, scrape_batch_size, scrape_max_concurrency)."
   }
 
   assert {

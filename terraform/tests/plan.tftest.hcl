@@ -197,6 +197,15 @@ run "scrape_batch_size_of_zero_is_refused" {
   expect_failures = [var.scrape_batch_size]
 }
 
+run "more_batches_than_a_run_takes_are_refused" {
+  command = plan
+  variables {
+    tickers           = [for n in range(101) : format("A%04d3", n)]
+    scrape_batch_size = 1
+  }
+  expect_failures = [var.scrape_batch_size]
+}
+
 run "scrape_max_concurrency_over_the_inline_map_limit_is_refused" {
   command = plan
   variables {

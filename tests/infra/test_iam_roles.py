@@ -286,6 +286,9 @@ def _asl_values() -> dict[str, str]:
         "lake_uri": f"s3://{STACK.bucket}",
         "lake_bucket": STACK.bucket,
         "run_summaries_prefix": "runs/transform/",
+        "default_tickers": "PETR4",
+        "scrape_batch_size": "50",
+        "scrape_max_concurrency": "2",
     }
 
 

@@ -846,17 +846,18 @@ def _settings_valid_bounds(asl: dict[str, Any]) -> dict[str, tuple[float, float]
         ("scrape_max_concurrency", "scrape_max_concurrency"),
     ],
 )
-def test_the_schedule_sends_fan_out_settings_the_state_machine_accepts(
+def test_the_deployed_fan_out_settings_are_the_definition_s_defaults(
     variable: str, setting: str
 ) -> None:
-    """The schedule's input carries the two fan-out settings; Terraform's validation and
-    default agree with the definition's Settings Valid? range and Load Defaults."""
+    """Load Defaults takes the two fan-out settings from Terraform (so the schedule, `aws
+    run` and a hand-made start-execution all use the deployed ones), and Terraform's
+    validation agrees with the definition's Settings Valid? range."""
     asl = json.loads(_hcl.asl_text())
-    target = _hcl.resources("aws_scheduler_schedule")["daily"]["target"][0]
-    assert f"{setting} = var.{variable}" in target["input"]
-    declared = _hcl.variables()[variable]
     defaults = asl["States"]["Load Defaults"]["Parameters"]["defaults"]["settings"]
-    assert declared["default"] == defaults[setting]
+    assert defaults[f"{setting}.$"] == f"States.StringToJson('${{{setting}}}')"
+    template_vars = _hcl.locals_()["asl_template_vars"]
+    assert template_vars[setting] == f"${{tostring(var.{variable})}}"
+    declared = _hcl.variables()[variable]
     low, high = _settings_valid_bounds(asl)[setting]
     assert (
         f"var.{variable} >= {low} && var.{variable} <= {high}"

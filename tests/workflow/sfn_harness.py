@@ -47,6 +47,9 @@ PLACEHOLDERS: dict[str, str] = {
     "lake_uri": "s3://b3-lake",
     "lake_bucket": "b3-lake",
     "run_summaries_prefix": "runs/transform/",
+    "default_tickers": "PETR4",
+    "scrape_batch_size": "50",
+    "scrape_max_concurrency": "2",
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

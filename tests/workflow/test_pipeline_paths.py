@@ -27,7 +27,17 @@ from .cases import (
     S3_TRIGGERED,
     SCHEDULED,
 )
-from .sfn_harness import ASL_PATH, PLACEHOLDERS, Engine, ExecutionResult, mock_test_case_names
+from .sfn_harness import (
+    ASL_PATH,
+    PLACEHOLDERS,
+    STATE_MACHINE_NAME,
+    Engine,
+    ExecutionResult,
+    MotoEngine,
+    load_mock_config,
+    mock_test_case_names,
+    render_definition,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -377,3 +387,43 @@ def test_malformed_tickers_end_in_an_alerted_failure(
         assert message["cause"] == _fixed_cause("Invalid Tickers")
     else:
         assert message["cause"].startswith(f"The execution input has {len(tickers)} tickers")
+
+
+def test_a_run_that_names_nothing_takes_the_deployed_defaults(engine: Engine) -> None:
+    """Load Defaults is rendered from Terraform's tickers, scrape_batch_size and
+    scrape_max_concurrency (terraform/orchestration.tf): a run started without them, by
+    `aws run`, by hand or by the schedule, scrapes the deployed tickers in the deployed
+    batches, not a default written into the definition."""
+    if not isinstance(engine, MotoEngine):
+        pytest.skip("renders the definition with other placeholder values: moto only")
+    values = {
+        **PLACEHOLDERS,
+        "default_tickers": "VALE3,ITUB4",
+        "scrape_batch_size": "1",
+        "scrape_max_concurrency": "1",
+    }
+    definition = json.loads(render_definition(ASL_PATH.read_text(encoding="utf-8"), values))
+    config = load_mock_config()
+    scraped = dict(config["MockedResponses"]["ScraperFiveDays"]["0"])
+    mocks = {
+        "StateMachines": {
+            STATE_MACHINE_NAME: {
+                "TestCases": {
+                    "DeployedDefaults": {
+                        "Scrape Quotes": "Scraped",
+                        "Merge Batches": "MergeRefused",
+                        "Notify Failure": "FailureNotified",
+                    }
+                }
+            }
+        },
+        "MockedResponses": {
+            "Scraped": {"0-1": scraped},
+            "MergeRefused": {"0": {"Throw": {"Error": "Lambda.Unknown", "Cause": "stop here"}}},
+            "FailureNotified": config["MockedResponses"]["FailureNotified"],
+        },
+    }
+    result = engine.run_definition(definition, mocks, {"run_date": None})
+    batches = [call["Payload"]["tickers"] for call in result.scheduled["Scrape Quotes"]]
+    assert batches == [["VALE3"], ["ITUB4"]]
+    assert (result.status, result.error) == ("FAILED", "B3Pipeline.ScrapeFailed")
